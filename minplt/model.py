@@ -1,0 +1,1006 @@
+"""The whole transformer in one file: the plain transformer, the vanilla looped
+transformer and the Parallel Loop Transformer (PLT), side by side.
+
+Read this file top to bottom. The method it implements is written out in
+`PLT_SPEC.md` (the "spec"); section names below point there.
+
+Legend (shape letters used in every comment):
+    B = batch, T = time (positions), C = channels (model width), H = heads,
+    D = head size (C = H*D), F = MLP hidden width, V = vocab, NL = layers,
+    L = loops, W = sliding window, R = rows of one decode pass (1 or L), P = prompt length
+
+Parameters (a flat dict name -> array; NL blocks shared by all loops):
+    wte                (V, C)   token embedding E
+    layers.{j}.attn_norm (C)    RMSNorm gain before attention
+    layers.{j}.wq/wk/wv/wo (C, C) attention projections
+    layers.{j}.gate_w  (C, H)   G-SWA gate (only when gswa), initialised to 0
+    layers.{j}.gate_b  (H,)     G-SWA gate bias (only when gswa), initialised to 0
+    layers.{j}.mlp_norm (C)     RMSNorm gain before the MLP
+    layers.{j}.w1, w3  (C, F)   SwiGLU input projections
+    layers.{j}.w2      (F, C)   SwiGLU output projection
+    norm_f             (C)      final RMSNorm gain; also the N(.) of the CLP hand-over
+    lm_head            (C, V)   output head (untied from wte)
+
+Contents, in reading order:
+    1. Config, presets and families       5. The training forward over a batch
+    2. Parameters, checkpoints             6. The hand-written backward
+    3. Layers: forward/backward pairs      7. AdamW, clipping, learning-rate schedule
+    4. Decode primitives (row ops)         8. Decoding: caches, prefill, the two schedules,
+                                              generate
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+
+# ----------------------------------------------------------------------------------------
+# 1. Config, presets and families
+
+@dataclass
+class Config:
+    vocab_size: int = 64        # V: number of token ids (set from the tokenizer)
+    n_embd: int = 64            # C: model width
+    n_head: int = 4             # H: attention heads; head size D = C // H (must be even, RoPE)
+    d_ff: int = 176             # F: SwiGLU hidden width
+    n_layer: int = 2            # NL: blocks in the shared stack S
+    n_loops: int = 1            # L: times the stack is applied (1 = plain transformer)
+    clp: bool = False           # cross-loop parallelism: loop l reads loop l-1 at t-1
+    kv_share: bool = False      # loops >= 2 attend to loop 1's keys/values
+    gswa: bool = False          # gated sliding-window attention on top of kv_share
+    window: int = 16            # W: keys a local (G-SWA) query sees, itself included
+    block_size: int = 256       # longest training sequence and default decode capacity
+    rope_base: float = 10000.0  # RoPE frequency base
+    norm_eps: float = 1e-6      # RMSNorm epsilon
+    dtype: str = "float32"      # "float32" (default) or "float64" (gradient checks)
+
+    def __post_init__(self):
+        for name in ("vocab_size", "n_embd", "n_head", "d_ff", "n_layer", "n_loops",
+                     "window", "block_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"config.{name} must be an integer, got {value!r}")
+            if value < 1:
+                raise ValueError(f"config.{name} must be >= 1, got {value} "
+                                 + ("(the window counts the query itself, so W >= 1)"
+                                    if name == "window" else ""))
+        if self.n_embd % self.n_head:
+            raise ValueError(f"config.n_embd ({self.n_embd}) must be divisible by "
+                             f"config.n_head ({self.n_head})")
+        if (self.n_embd // self.n_head) % 2:
+            raise ValueError(f"head size n_embd/n_head = {self.n_embd // self.n_head} must be "
+                             "even for rotary position embeddings")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"config.dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.n_loops == 1 and (self.clp or self.kv_share or self.gswa):
+            on = [f for f in ("clp", "kv_share", "gswa") if getattr(self, f)]
+            raise ValueError(f"n_loops = 1 is a plain transformer, but {', '.join(on)} "
+                             "is on: loop flags need n_loops >= 2")
+        if self.gswa and not self.kv_share:
+            raise ValueError("gswa requires kv_share: G-SWA is the local window that loops "
+                             ">= 2 add to the shared loop-1 cache (set kv_share=True)")
+
+    @property
+    def head_size(self) -> int:
+        return self.n_embd // self.n_head
+
+    @property
+    def family(self) -> str:
+        """The family name of the spec's table ('plt', 'loop+clp', ...)."""
+        if self.n_loops == 1:
+            return "vanilla"
+        for name, flags in FAMILIES.items():
+            if name != "vanilla" and flags == (self.clp, self.kv_share, self.gswa):
+                return name
+        raise AssertionError("unreachable: __post_init__ rejects other combinations")
+
+    @property
+    def variant(self) -> str:
+        """Short name with the loop count, e.g. 'plt-2', 'loop-3', 'vanilla'."""
+        return "vanilla" if self.n_loops == 1 else f"{self.family}-{self.n_loops}"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# family name -> (clp, kv_share, gswa); the spec's table "The three families, as flags"
+FAMILIES = {
+    "vanilla":           (False, False, False),
+    "loop":              (False, False, False),
+    "loop+clp":          (True, False, False),
+    "loop+clp+kvshare":  (True, True, False),
+    "plt":               (True, True, True),
+    "loop+kvshare":      (False, True, False),
+    "loop+kvshare+gswa": (False, True, True),
+}
+
+# Named sizes. tiny: tests (runs a gradient check in seconds); small: the CPU lessons;
+# bench: the decode benchmark's default (weights ~205 MB in float32, memory-bound).
+PRESETS = {
+    "tiny":  dict(n_embd=32, n_head=4, d_ff=64, n_layer=2, window=4, block_size=64),
+    "small": dict(n_embd=128, n_head=4, d_ff=352, n_layer=4, window=16, block_size=256),
+    "bench": dict(vocab_size=256, n_embd=1024, n_head=16, d_ff=2816, n_layer=4,
+                  window=64, block_size=2048),
+}
+
+
+def make_config(family: str = "plt", n_loops: int | None = None, preset: str = "tiny",
+                **overrides) -> Config:
+    """A config from a family name, a loop count and a preset, e.g.
+    make_config("plt", 3, "small", vocab_size=40)."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if family == "vanilla":
+        if n_loops not in (None, 1):
+            raise ValueError(f"family 'vanilla' has one loop, got n_loops={n_loops}; "
+                             "use family 'loop' for a looped transformer")
+        n_loops = 1
+    elif n_loops is None:
+        n_loops = 2
+    elif n_loops < 2:
+        raise ValueError(f"family {family!r} needs n_loops >= 2, got {n_loops}; "
+                         "use family 'vanilla' for one loop")
+    clp, kv_share, gswa = FAMILIES[family]
+    kwargs = dict(PRESETS[preset])
+    kwargs.update(n_loops=n_loops, clp=clp, kv_share=kv_share, gswa=gswa)
+    kwargs.update(overrides)
+    return Config(**kwargs)
+
+
+def parse_variant(name: str) -> tuple[str, int]:
+    """'plt-2' -> ('plt', 2); 'vanilla' -> ('vanilla', 1); 'loop+clp-3' -> ('loop+clp', 3)."""
+    if name == "vanilla":
+        return "vanilla", 1
+    family, _, loops = name.rpartition("-")
+    if family not in FAMILIES or not loops.isdigit():
+        raise ValueError(f"unknown variant {name!r}: write a family and a loop count, e.g. "
+                         f"'plt-2' or 'loop-3'; families: {', '.join(FAMILIES)}")
+    return family, int(loops)
+
+
+# ----------------------------------------------------------------------------------------
+# 2. Parameters and checkpoints
+
+def param_shapes(cfg: Config) -> dict[str, tuple]:
+    C, F, V, H = cfg.n_embd, cfg.d_ff, cfg.vocab_size, cfg.n_head
+    shapes = {"wte": (V, C)}
+    for j in range(cfg.n_layer):
+        p = f"layers.{j}."
+        shapes[p + "attn_norm"] = (C,)
+        for w in ("wq", "wk", "wv", "wo"):
+            shapes[p + w] = (C, C)
+        if cfg.gswa:
+            shapes[p + "gate_w"] = (C, H)
+            shapes[p + "gate_b"] = (H,)
+        shapes[p + "mlp_norm"] = (C,)
+        shapes[p + "w1"] = (C, F)
+        shapes[p + "w3"] = (C, F)
+        shapes[p + "w2"] = (F, C)
+    shapes["norm_f"] = (C,)
+    shapes["lm_head"] = (C, V)
+    return shapes
+
+
+def init_params(cfg: Config, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random initial parameters. Matrices ~ N(0, 0.02), residual outputs (wo, w2) scaled
+    down by sqrt(2 NL L) as in GPT-2, norms 1, the G-SWA gate 0 (every gate starts at 0.5).
+    [choice] The embedding is N(0, 1), not N(0, 0.02): with CLP, loop l >= 2 adds E_t to
+    N(h), whose RMS is 1, and the token must not be drowned out at the start."""
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(cfg.dtype)
+    depth_scale = 1.0 / math.sqrt(2 * cfg.n_layer * cfg.n_loops)
+    params = {}
+    for name, shape in param_shapes(cfg).items():
+        leaf = name.rsplit(".", 1)[-1]
+        if leaf in ("attn_norm", "mlp_norm", "norm_f"):
+            value = np.ones(shape)
+        elif leaf in ("gate_w", "gate_b"):
+            value = np.zeros(shape)
+        elif leaf == "wte":
+            value = rng.normal(0.0, 1.0, shape)
+        else:
+            std = 0.02 * (depth_scale if leaf in ("wo", "w2") else 1.0)
+            value = rng.normal(0.0, std, shape)
+        params[name] = value.astype(dtype)
+    return params
+
+
+def count_params(params: dict[str, np.ndarray]) -> int:
+    return int(sum(p.size for p in params.values()))
+
+
+FORMAT_VERSION = 1
+
+
+def atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """np.savez to a temporary file in the same folder, fsync, then rename over `path`:
+    a crash mid-write leaves the previous file intact."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_checkpoint(path: str, params: dict, cfg: Config, meta: dict | None = None,
+                    extra: dict[str, np.ndarray] | None = None) -> None:
+    """One .npz: the parameters, the config and `meta` (JSON: tokenizer, step, ...) and
+    optional `extra` arrays (optimizer state), written atomically."""
+    header = {"format_version": FORMAT_VERSION, "config": cfg.to_dict(), "meta": meta or {}}
+    arrays = {"__header__": np.array(json.dumps(header))}
+    arrays.update({f"param/{k}": v for k, v in params.items()})
+    arrays.update({f"extra/{k}": v for k, v in (extra or {}).items()})
+    atomic_savez(path, arrays)
+
+
+@dataclass
+class Checkpoint:
+    params: dict
+    config: Config
+    meta: dict
+    extra: dict = field(default_factory=dict)
+
+
+def load_checkpoint(path: str) -> Checkpoint:
+    """Load and check a checkpoint; every problem is a clear error naming it."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint {path!r} does not exist (train one with "
+                                "`python -m minplt train --out PATH`)")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise ValueError(f"checkpoint {path!r} is not a readable .npz file (truncated or "
+                         f"corrupt?): {e}") from None
+    if "__header__" not in arrays:
+        raise ValueError(f"{path!r} is an .npz file but not a minplt checkpoint (no header)")
+    header = json.loads(str(arrays.pop("__header__")))
+    version = header.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(f"checkpoint {path!r} has format version {version}, this minplt "
+                         f"reads version {FORMAT_VERSION}; retrain or use a matching minplt")
+    cfg = Config(**header["config"])
+    params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
+    extra = {k[len("extra/"):]: v for k, v in arrays.items() if k.startswith("extra/")}
+    expected = param_shapes(cfg)
+    missing = sorted(set(expected) - set(params))
+    unknown = sorted(set(params) - set(expected))
+    if missing or unknown:
+        raise ValueError(f"checkpoint {path!r} does not match its config: missing "
+                         f"{missing or 'none'}, unexpected {unknown or 'none'}")
+    for name, shape in expected.items():
+        if params[name].shape != shape:
+            raise ValueError(f"checkpoint {path!r}: parameter {name} has shape "
+                             f"{params[name].shape}, its config says {shape}")
+        if not np.all(np.isfinite(params[name])):
+            raise ValueError(f"checkpoint {path!r}: parameter {name} contains NaN or inf; "
+                             "the run that wrote it diverged; use an earlier checkpoint")
+        params[name] = params[name].astype(cfg.dtype)
+    return Checkpoint(params, cfg, header.get("meta", {}), extra)
+
+
+def check_tokens(tokens, cfg: Config, what: str = "tokens", ndim: int | None = None):
+    """Token ids as an int64 array, or a clear ValueError saying what is wrong."""
+    arr = np.asarray(tokens)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError(f"{what} must be integer token ids, got dtype {arr.dtype}; "
+                         "encode text with the tokenizer first")
+    if ndim is not None and arr.ndim != ndim:
+        shape = "(T,)" if ndim == 1 else "(B, T)"
+        raise ValueError(f"{what} must have shape {shape}, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{what} is empty: give at least one token")
+    low, high = int(arr.min()), int(arr.max())
+    if low < 0 or high >= cfg.vocab_size:
+        bad = low if low < 0 else high
+        raise ValueError(f"{what} contain id {bad}, outside the vocabulary 0..{cfg.vocab_size - 1}; "
+                         "was the text encoded with this model's tokenizer?")
+    return arr.astype(np.int64)
+
+
+# ----------------------------------------------------------------------------------------
+# 3. Layers: forward/backward pairs. Each forward returns what its backward needs.
+
+def rmsnorm_forward(x, g, eps):
+    """y = x / sqrt(mean(x^2) + eps) * g over the last axis."""
+    rstd = 1.0 / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps)  # (..., 1)
+    return x * rstd * g, rstd
+
+
+def rmsnorm_backward(dy, x, g, rstd):
+    """Forward was y = x * rstd * g with rstd = (mean(x^2) + eps)^-1/2, so
+    dx = rstd * (dy*g - x * rstd^2 * mean(dy*g*x)) and dg = sum(dy * x * rstd)."""
+    dxhat = dy * g                                                       # (..., C)
+    dx = rstd * (dxhat - x * (rstd ** 2) * np.mean(dxhat * x, axis=-1, keepdims=True))
+    dg = np.sum(dy * x * rstd, axis=tuple(range(dy.ndim - 1)))           # (C,)
+    return dx, dg
+
+
+def rope_tables(head_size: int, n_positions: int, base: float, dtype=np.float64):
+    """cos, sin of the rotary angles t * base^(-2i/D): (n_positions, D/2) each."""
+    inv_freq = base ** (-np.arange(0, head_size, 2) / head_size)         # (D/2,)
+    angles = np.outer(np.arange(n_positions), inv_freq)                  # (T, D/2)
+    return np.cos(angles).astype(dtype), np.sin(angles).astype(dtype)
+
+
+def rope_forward(x, cos, sin):
+    """Rotate pairs (x1, x2) = (first half, second half) of each head by the angle of its
+    position ('rotate-half' convention). x (..., T, D), cos/sin (T, D/2)."""
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    return np.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
+
+
+def rope_backward(dy, cos, sin):
+    """A rotation's transpose rotates back: dx1 = dy1 cos + dy2 sin, dx2 = -dy1 sin + dy2 cos."""
+    half = dy.shape[-1] // 2
+    dy1, dy2 = dy[..., :half], dy[..., half:]
+    return np.concatenate([dy1 * cos + dy2 * sin, -dy1 * sin + dy2 * cos], axis=-1)
+
+
+def causal_mask(T: int, window: int | None = None):
+    """(T, T) bool, True where query t may see key s: s <= t (and s > t - W with a window)."""
+    t = np.arange(T)[:, None]
+    s = np.arange(T)[None, :]
+    mask = s <= t
+    if window is not None:
+        mask &= s > t - window
+    return mask
+
+
+def softmax(x, axis=-1):
+    x = x - np.max(x, axis=axis, keepdims=True)
+    e = np.exp(x)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def attention_forward(q, k, v, mask, scale):
+    """Softmax attention, masked positions excluded (-inf before the softmax, so they get
+    exactly 0 weight). q (B,H,T,D), k/v (B,H,S,D), mask (T,S) -> y (B,H,T,D), probs (B,H,T,S)."""
+    scores = (q @ k.swapaxes(-1, -2)) * scale                            # (B,H,T,S)
+    scores = np.where(mask, scores, -np.inf)
+    probs = softmax(scores)
+    return probs @ v, probs
+
+
+def attention_backward(dy, q, k, v, probs, scale):
+    """Forward was y = P v, P = softmax(s), s = q k^T * scale, so
+    dv = P^T dy, dP = dy v^T, ds = P * (dP - sum(dP*P)), dq = ds k * scale, dk = ds^T q * scale."""
+    dv = probs.swapaxes(-1, -2) @ dy                                     # (B,H,S,D)
+    dprobs = dy @ v.swapaxes(-1, -2)                                     # (B,H,T,S)
+    ds = probs * (dprobs - np.sum(dprobs * probs, axis=-1, keepdims=True))
+    dq = (ds @ k) * scale                                                # (B,H,T,D)
+    dk = (ds.swapaxes(-1, -2) @ q) * scale                               # (B,H,S,D)
+    return dq, dk, dv
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def swiglu_forward(h1, h3):
+    """z = silu(h1) * h3, silu(x) = x * sigmoid(x)."""
+    return h1 * sigmoid(h1) * h3
+
+
+def swiglu_backward(dz, h1, h3):
+    """Forward was z = h1 sig(h1) h3, so dh3 = dz silu(h1) and
+    dh1 = dz h3 sig(h1) (1 + h1 (1 - sig(h1)))."""
+    sig = sigmoid(h1)
+    return dz * h3 * sig * (1.0 + h1 * (1.0 - sig)), dz * h1 * sig
+
+
+def cross_entropy_forward(logits, targets):
+    """Mean cross-entropy over positions whose target is >= 0 (-1 = no target).
+    logits (B,T,V), targets (B,T) -> loss, probs."""
+    probs = softmax(logits)                                              # (B,T,V)
+    valid = targets >= 0
+    n = max(int(valid.sum()), 1)
+    picked = np.take_along_axis(probs, np.maximum(targets, 0)[..., None], axis=-1)[..., 0]
+    loss = -np.sum(np.log(picked, where=valid, out=np.zeros_like(picked))) / n
+    return float(loss), probs
+
+
+def cross_entropy_backward(probs, targets):
+    """d loss / d logits = (probs - onehot(target)) / n at valid positions, 0 elsewhere."""
+    valid = targets >= 0
+    n = max(int(valid.sum()), 1)
+    dlogits = probs.copy()
+    b, t = np.nonzero(valid)
+    dlogits[b, t, targets[b, t]] -= 1.0
+    dlogits[~valid] = 0.0
+    return dlogits / n
+
+
+def split_heads(x, H):   # (B,T,C) -> (B,H,T,D)
+    B, T, C = x.shape
+    return x.reshape(B, T, H, C // H).transpose(0, 2, 1, 3)
+
+
+def merge_heads(x):      # (B,H,T,D) -> (B,T,C)
+    B, H, T, D = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(B, T, H * D)
+
+
+# ----------------------------------------------------------------------------------------
+# 4. Decode primitives: the row operations of one decode pass (one sequence, R rows at
+# one position). The Numba kernels in kernels.py have the same names and arguments and
+# are tested against these.
+
+def linear_rows(x, w):
+    """(R,C) @ (C,N) -> (R,N). Plain `@` here; kernels.linear_rows reads w once for all R."""
+    return x @ w
+
+
+def rmsnorm_rows(x, g, eps):
+    """(R,C) -> (R,C), RMSNorm of each row."""
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * g
+
+
+def rope_rows(x, cos, sin):
+    """(R,H,D) rotated by the angles of one position: cos, sin (D/2,)."""
+    return rope_forward(x, cos, sin)
+
+
+def attention_over_cache(q, k, v, n, scale):
+    """R query rows over the first n cached keys/values of every head.
+    q (R,H,D), k/v (H,cap,D) -> (R,H,D). Entries n.. of the cache are not looked at."""
+    k, v = k[:, :n], v[:, :n]                                            # (H,n,D)
+    scores = np.einsum("rhd,hnd->rhn", q, k) * scale                     # (R,H,n)
+    return np.einsum("rhn,hnd->rhd", softmax(scores), v)                 # (R,H,D)
+
+
+def swiglu_rows(a, b):
+    """silu(a) * b, (R,F)."""
+    return a * sigmoid(a) * b
+
+
+# ----------------------------------------------------------------------------------------
+# 5. The training forward over a batch (teacher forcing). Loops run one after another
+# over the whole sequence: loop 1 over all T positions (keeping its keys and values),
+# then loop 2, ... (spec: "Attention in each layer", last paragraph).
+
+def loop_attention_kind(cfg: Config, loop: int) -> str:
+    """How loop `loop` (0-based) attends: 'own' causal over its own keys/values;
+    'shared' causal over loop 1's; 'gswa' shared (global) + own window (local), gated."""
+    if loop == 0 or not cfg.kv_share:
+        return "own"
+    return "gswa" if cfg.gswa else "shared"
+
+
+def block_forward(params, cfg, j, u, kind, shared_kv, cos, sin):
+    """One pre-norm block (spec: "The block") on u (B,T,C). shared_kv is loop 1's
+    (k, v) of this layer for 'shared'/'gswa'. Returns the output and the cache."""
+    p = f"layers.{j}."
+    H, D = cfg.n_head, cfg.head_size
+    scale = 1.0 / math.sqrt(D)
+    T = u.shape[1]
+    a, rstd_attn = rmsnorm_forward(u, params[p + "attn_norm"], cfg.norm_eps)  # (B,T,C)
+    q = rope_forward(split_heads(a @ params[p + "wq"], H), cos, sin)     # (B,H,T,D)
+    c = dict(u=u, a=a, rstd_attn=rstd_attn, q=q, kind=kind)
+    if kind in ("own", "gswa"):                    # this loop computes its own keys/values
+        c["k"] = rope_forward(split_heads(a @ params[p + "wk"], H), cos, sin)  # (B,H,T,D)
+        c["v"] = split_heads(a @ params[p + "wv"], H)                    # (B,H,T,D)
+    if kind == "own":
+        y, c["probs"] = attention_forward(q, c["k"], c["v"], causal_mask(T), scale)
+    elif kind == "shared":
+        y, c["probs"] = attention_forward(q, *shared_kv, causal_mask(T), scale)
+    else:  # gswa: y = g * y_glob + (1 - g) * y_loc, one gate per head and position
+        y_glob, c["probs"] = attention_forward(q, *shared_kv, causal_mask(T), scale)
+        y_loc, c["probs_loc"] = attention_forward(q, c["k"], c["v"],
+                                                  causal_mask(T, cfg.window), scale)
+        gate = sigmoid(a @ params[p + "gate_w"] + params[p + "gate_b"])  # (B,T,H)
+        g = gate.transpose(0, 2, 1)[..., None]                           # (B,H,T,1)
+        y = g * y_glob + (1.0 - g) * y_loc                               # (B,H,T,D)
+        c.update(y_glob=y_glob, y_loc=y_loc, gate=gate)
+    c["y"] = merge_heads(y)                                              # (B,T,C)
+    u = u + c["y"] @ params[p + "wo"]                                    # (B,T,C)
+    m, rstd_mlp = rmsnorm_forward(u, params[p + "mlp_norm"], cfg.norm_eps)
+    h1 = m @ params[p + "w1"]                                            # (B,T,F)
+    h3 = m @ params[p + "w3"]                                            # (B,T,F)
+    z = swiglu_forward(h1, h3)                                           # (B,T,F)
+    c.update(u_mid=u, m=m, rstd_mlp=rstd_mlp, h1=h1, h3=h3, z=z)
+    return u + z @ params[p + "w2"], c
+
+
+def forward(params, cfg: Config, idx, targets=None):
+    """The training forward. idx (B,T) token ids; targets (B,T) next tokens or -1.
+    Returns (logits (B,T,V), loss or None, cache for backward)."""
+    idx = check_tokens(idx, cfg, "input tokens", ndim=2)
+    B, T = idx.shape
+    if T > cfg.block_size:
+        raise ValueError(f"sequence length {T} exceeds config.block_size = {cfg.block_size}")
+    cos, sin = rope_tables(cfg.head_size, T, cfg.rope_base, np.dtype(cfg.dtype))
+    E = params["wte"][idx]                                               # (B,T,C)
+    loops = []            # per loop: its input u, its layer caches, its output h
+    shared = [None] * cfg.n_layer          # loop 1's (k, v) per layer
+    h = None
+    for loop in range(cfg.n_loops):
+        kind = loop_attention_kind(cfg, loop)
+        if loop == 0:
+            u, hand = E, None                                            # u^(1)_t = E_t
+        elif cfg.clp:       # u^(l)_t = E_t + N(h^(l-1)_{t-1}), h_{-1} := 0
+            hn, rstd = rmsnorm_forward(h, params["norm_f"], cfg.norm_eps)
+            shifted = np.zeros_like(hn)
+            shifted[:, 1:] = hn[:, :-1]                                  # (B,T,C)
+            u, hand = E + shifted, (h, rstd)
+        else:               # u^(l)_t = h^(l-1)_t: a weight-tied deeper model
+            u, hand = h, None
+        x, layer_caches = u, []
+        for j in range(cfg.n_layer):
+            x, c = block_forward(params, cfg, j, x, kind, shared[j], cos, sin)
+            if loop == 0:
+                shared[j] = (c["k"], c["v"])
+            layer_caches.append(c)
+        h = x
+        loops.append(dict(u=u, hand=hand, layers=layer_caches, h=h))
+    hn, rstd_f = rmsnorm_forward(h, params["norm_f"], cfg.norm_eps)      # (B,T,C)
+    logits = hn @ params["lm_head"]                                      # (B,T,V)
+    cache = dict(idx=idx, cos=cos, sin=sin, loops=loops, hn=hn, rstd_f=rstd_f)
+    loss = None
+    if targets is not None:
+        targets = np.asarray(targets)
+        if targets.shape != idx.shape:
+            raise ValueError(f"targets shape {targets.shape} differs from input shape {idx.shape}")
+        if not np.issubdtype(targets.dtype, np.integer):
+            raise ValueError(f"targets must be integer token ids (-1 = none), got {targets.dtype}")
+        if targets.min() < -1 or targets.max() >= cfg.vocab_size:
+            raise ValueError(f"targets must be in -1..{cfg.vocab_size - 1}")
+        loss, cache["probs"] = cross_entropy_forward(logits, targets)
+        cache["targets"] = targets
+    return logits, loss, cache
+
+
+# ----------------------------------------------------------------------------------------
+# 6. The hand-written backward. Loops are undone last to first, so by the time loop 1's
+# layer j is reached, every later loop has added its gradient to loop 1's keys/values.
+
+def block_backward(params, cfg, j, dout, c, grads, dshared, cos, sin):
+    """Backward of block_forward. dout (B,T,C) -> du (B,T,C). Adds to grads; for
+    'shared'/'gswa' adds to dshared[j] (the gradient of loop 1's keys and values)."""
+    p = f"layers.{j}."
+    H, D = cfg.n_head, cfg.head_size
+    scale = 1.0 / math.sqrt(D)
+    # forward: out = u_mid + z @ w2, z = swiglu(m w1, m w3), m = rmsnorm(u_mid)
+    grads[p + "w2"] += np.einsum("btf,btc->fc", c["z"], dout)
+    dz = dout @ params[p + "w2"].T                                       # (B,T,F)
+    dh1, dh3 = swiglu_backward(dz, c["h1"], c["h3"])
+    grads[p + "w1"] += np.einsum("btc,btf->cf", c["m"], dh1)
+    grads[p + "w3"] += np.einsum("btc,btf->cf", c["m"], dh3)
+    dm = dh1 @ params[p + "w1"].T + dh3 @ params[p + "w3"].T             # (B,T,C)
+    dx, dg = rmsnorm_backward(dm, c["u_mid"], params[p + "mlp_norm"], c["rstd_mlp"])
+    grads[p + "mlp_norm"] += dg
+    du_mid = dout + dx
+    # forward: u_mid = u + y @ wo
+    grads[p + "wo"] += np.einsum("btc,btd->cd", c["y"], du_mid)
+    dy = split_heads(du_mid @ params[p + "wo"].T, H)                     # (B,H,T,D)
+    da = np.zeros_like(c["a"])
+    q = c["q"]
+    if c["kind"] == "own":
+        dq, dk, dv = attention_backward(dy, q, c["k"], c["v"], c["probs"], scale)
+    elif c["kind"] == "shared":
+        k1, v1 = c["shared_kv"]
+        dq, dk1, dv1 = attention_backward(dy, q, k1, v1, c["probs"], scale)
+        dshared[j][0] += dk1
+        dshared[j][1] += dv1
+        dk = dv = None
+    else:
+        # forward was y = g * y_glob + (1 - g) * y_loc, so d y_glob = g dy,
+        # d y_loc = (1 - g) dy and dg = sum over D of (y_glob - y_loc) * dy
+        gate = c["gate"]                                                 # (B,T,H)
+        g = gate.transpose(0, 2, 1)[..., None]                           # (B,H,T,1)
+        dgate = np.sum((c["y_glob"] - c["y_loc"]) * dy, axis=-1).transpose(0, 2, 1)  # (B,T,H)
+        dpre = dgate * gate * (1.0 - gate)                   # through the sigmoid
+        grads[p + "gate_w"] += np.einsum("btc,bth->ch", c["a"], dpre)
+        grads[p + "gate_b"] += dpre.sum(axis=(0, 1))
+        da += dpre @ params[p + "gate_w"].T
+        k1, v1 = c["shared_kv"]
+        dq, dk1, dv1 = attention_backward(g * dy, q, k1, v1, c["probs"], scale)
+        dshared[j][0] += dk1
+        dshared[j][1] += dv1
+        dq_loc, dk, dv = attention_backward((1.0 - g) * dy, q, c["k"], c["v"],
+                                            c["probs_loc"], scale)
+        dq = dq + dq_loc
+    if dshared is not None and c.get("is_loop1"):  # later loops' reads of these k, v
+        dk = dk + dshared[j][0]
+        dv = dv + dshared[j][1]
+    # forward: q = rope(a wq), k = rope(a wk), v = a wv
+    dq = merge_heads(rope_backward(dq, cos, sin))                        # (B,T,C)
+    grads[p + "wq"] += np.einsum("btc,btd->cd", c["a"], dq)
+    da += dq @ params[p + "wq"].T
+    if dk is not None:
+        dk = merge_heads(rope_backward(dk, cos, sin))
+        dv = merge_heads(dv)
+        grads[p + "wk"] += np.einsum("btc,btd->cd", c["a"], dk)
+        grads[p + "wv"] += np.einsum("btc,btd->cd", c["a"], dv)
+        da += dk @ params[p + "wk"].T + dv @ params[p + "wv"].T
+    dx, dg = rmsnorm_backward(da, c["u"], params[p + "attn_norm"], c["rstd_attn"])
+    grads[p + "attn_norm"] += dg
+    return du_mid + dx
+
+
+def backward(params, cfg: Config, cache) -> dict[str, np.ndarray]:
+    """Gradients of the mean loss with respect to every parameter (a fresh dict per call,
+    so nothing accumulates across calls)."""
+    if "probs" not in cache:
+        raise ValueError("backward needs a forward that was given targets")
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    cos, sin = cache["cos"], cache["sin"]
+    dlogits = cross_entropy_backward(cache["probs"], cache["targets"])   # (B,T,V)
+    # forward: logits = hn @ lm_head, hn = rmsnorm(h^(L); norm_f)
+    grads["lm_head"] += np.einsum("btc,btv->cv", cache["hn"], dlogits)
+    dhn = dlogits @ params["lm_head"].T                                  # (B,T,C)
+    dh, dg = rmsnorm_backward(dhn, cache["loops"][-1]["h"], params["norm_f"], cache["rstd_f"])
+    grads["norm_f"] += dg
+    dE = np.zeros_like(dh)
+    dshared = [[0.0, 0.0] for _ in range(cfg.n_layer)] if cfg.kv_share else None
+    for loop in reversed(range(cfg.n_loops)):
+        record = cache["loops"][loop]
+        for j in reversed(range(cfg.n_layer)):
+            c = record["layers"][j]
+            if loop == 0:
+                c["is_loop1"] = True
+            else:
+                c["shared_kv"] = (cache["loops"][0]["layers"][j]["k"],
+                                  cache["loops"][0]["layers"][j]["v"])
+            dh = block_backward(params, cfg, j, dh, c, grads, dshared, cos, sin)
+        du = dh                                       # gradient of loop `loop`'s input u
+        if loop == 0:
+            dE += du
+        elif cfg.clp:
+            # forward: u_t = E_t + N(h_{t-1}); the shift sends du_t back to position t-1
+            dE += du
+            h_prev, rstd = record["hand"]
+            dhn_prev = np.zeros_like(du)
+            dhn_prev[:, :-1] = du[:, 1:]
+            dh, dg = rmsnorm_backward(dhn_prev, h_prev, params["norm_f"], rstd)
+            grads["norm_f"] += dg
+        else:
+            dh = du                                   # forward: u^(l) = h^(l-1)
+    np.add.at(grads["wte"], cache["idx"], dE)         # forward: E = wte[idx]
+    return grads
+
+
+def loss_and_grads(params, cfg, idx, targets):
+    """One forward and backward: (loss, grads)."""
+    _, loss, cache = forward(params, cfg, idx, targets)
+    return loss, backward(params, cfg, cache)
+
+
+# ----------------------------------------------------------------------------------------
+# 7. AdamW with weight decay on matrices only, gradient clipping, a learning-rate schedule
+
+class AdamW:
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1):
+        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
+        self.m = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self.t = 0
+
+    def step(self, params, grads, lr=None):
+        """Update params in place. Decay only matrices (ndim 2): not norms or the gate bias."""
+        lr = self.lr if lr is None else lr
+        b1, b2 = self.betas
+        self.t += 1
+        for k, p in params.items():
+            g = grads[k]
+            self.m[k] = b1 * self.m[k] + (1 - b1) * g
+            self.v[k] = b2 * self.v[k] + (1 - b2) * g * g
+            m_hat = self.m[k] / (1 - b1 ** self.t)
+            v_hat = self.v[k] / (1 - b2 ** self.t)
+            if p.ndim == 2:
+                p -= lr * self.weight_decay * p
+            p -= (lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(p.dtype)
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Optimizer state as arrays, for save_checkpoint(extra=...)."""
+        out = {f"adam_m/{k}": v for k, v in self.m.items()}
+        out.update({f"adam_v/{k}": v for k, v in self.v.items()})
+        out["adam_t"] = np.array(self.t)
+        return out
+
+    def load_state_arrays(self, arrays):
+        for k in self.m:
+            self.m[k] = arrays[f"adam_m/{k}"].astype(self.m[k].dtype)
+            self.v[k] = arrays[f"adam_v/{k}"].astype(self.v[k].dtype)
+        self.t = int(arrays["adam_t"])
+
+
+def clip_grad_norm(grads, max_norm: float) -> float:
+    """Scale all gradients in place so their global norm is at most max_norm; return the
+    norm before clipping."""
+    norm = math.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads.values()))
+    if max_norm > 0 and norm > max_norm:
+        for g in grads.values():
+            g *= max_norm / (norm + 1e-12)
+    return norm
+
+
+def lr_schedule(step: int, max_lr: float, warmup: int, total: int, min_lr_ratio=0.1) -> float:
+    """Linear warm-up for `warmup` steps, then cosine decay to min_lr_ratio * max_lr."""
+    if step < warmup:
+        return max_lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return max_lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+# ----------------------------------------------------------------------------------------
+# 8. Decoding one sequence: caches, prefill, the two schedules, generate.
+
+@dataclass
+class DecodeCache:
+    """What decoding keeps between steps (spec: "Decoding" and "Memory").
+    k, v: (n_full, NL, H, cap, D) full caches; index 0 is loop 1 (shared when kv_share),
+          1..L-1 the own caches of loops 2..L when there is no kv_share (n_full = 1 or L).
+    k_ring, v_ring: (L-1, NL, H, Wcap, D) the window ring buffers of loops 2..L (gswa);
+          position t lives in slot t % Wcap.
+    carried: (L-1, C) h^(l)_{t-1}, l = 1..L-1, handed to the next step (clp).
+    pos: positions already in the cache; trace: (position, loop) cells of every pass."""
+    k: np.ndarray
+    v: np.ndarray
+    k_ring: np.ndarray | None
+    v_ring: np.ndarray | None
+    carried: np.ndarray | None
+    capacity: int
+    pos: int = 0
+    trace: list = field(default_factory=list)
+
+
+def new_cache(cfg: Config, capacity: int | None = None) -> DecodeCache:
+    """An empty cache for up to `capacity` positions (default config.block_size)."""
+    capacity = cfg.block_size if capacity is None else capacity
+    if capacity < 1:
+        raise ValueError(f"cache capacity must be >= 1, got {capacity}")
+    dtype = np.dtype(cfg.dtype)
+    L, NL, H, D = cfg.n_loops, cfg.n_layer, cfg.n_head, cfg.head_size
+    n_full = 1 if (cfg.kv_share or L == 1) else L
+    k = np.zeros((n_full, NL, H, capacity, D), dtype)
+    ring = None
+    if cfg.gswa:
+        ring = (L - 1, NL, H, min(cfg.window, capacity), D)
+    return DecodeCache(
+        k=k, v=np.zeros_like(k),
+        k_ring=np.zeros(ring, dtype) if ring else None,
+        v_ring=np.zeros(ring, dtype) if ring else None,
+        carried=np.zeros((L - 1, cfg.n_embd), dtype) if cfg.clp else None,
+        capacity=capacity)
+
+
+def kv_cache_bytes(cfg: Config, cache: DecodeCache) -> int:
+    """Bytes of keys and values the cache holds for its `pos` positions (the spec's memory
+    table; the preallocated arrays are larger until they fill up). Carried states are
+    not included: see carried_bytes."""
+    per_position = 2 * cfg.n_layer * cfg.n_embd * cache.k.itemsize     # c in the spec
+    n_full = cache.k.shape[0]
+    total = n_full * cache.pos * per_position
+    if cache.k_ring is not None:
+        total += (cfg.n_loops - 1) * min(cache.pos, cfg.window) * per_position
+    return total
+
+
+def carried_bytes(cfg: Config, cache: DecodeCache) -> int:
+    return 0 if cache.carried is None else cache.carried.nbytes
+
+
+def kv_cache_bytes_formula(cfg: Config, n: int) -> int:
+    """The spec's memory table, for a sequence of n positions."""
+    c = 2 * cfg.n_layer * cfg.n_embd * np.dtype(cfg.dtype).itemsize
+    L = cfg.n_loops
+    if L == 1 or cfg.kv_share:
+        extra = (L - 1) * min(n, cfg.window) * c if cfg.gswa else 0
+        return n * c + extra
+    return L * n * c
+
+
+def prefill(params, cfg: Config, prompt, capacity: int | None = None):
+    """Run the training computation over the prompt and keep what decoding needs:
+    loop 1's keys/values, later loops' full caches (no kv_share) or last W keys/values
+    (gswa), and with CLP the last position's h^(l), l = 1..L-1.
+    Returns (logits of the next token (V,), cache)."""
+    prompt = check_tokens(prompt, cfg, "prompt", ndim=1)
+    P = len(prompt)
+    cache = new_cache(cfg, capacity)
+    if P > cache.capacity:
+        raise ValueError(f"prompt of {P} tokens does not fit the cache of {cache.capacity} "
+                         "positions: shorten the prompt or pass a larger capacity "
+                         "(default: config.block_size)")
+    logits, _, fwd = forward(params, cfg, prompt[None, :])
+    Wc = cache.k_ring.shape[3] if cache.k_ring is not None else 0
+    for loop, record in enumerate(fwd["loops"]):
+        for j, c in enumerate(record["layers"]):
+            if loop == 0 or not cfg.kv_share:           # a full cache: every position
+                cache.k[loop, j, :, :P] = c["k"][0]
+                cache.v[loop, j, :, :P] = c["v"][0]
+            elif cfg.gswa:                              # a ring: the last min(P, W) ones
+                for t in range(max(0, P - Wc), P):
+                    cache.k_ring[loop - 1, j, :, t % Wc] = c["k"][0, :, t]
+                    cache.v_ring[loop - 1, j, :, t % Wc] = c["v"][0, :, t]
+        if cfg.clp and loop < cfg.n_loops - 1:
+            cache.carried[loop] = record["h"][0, P - 1]
+        cache.trace.append([(t, loop + 1) for t in range(P)])
+    cache.pos = P
+    return logits[0, -1], cache
+
+
+def get_ops(backend: str):
+    """The row operations of a decode pass: 'numpy' (section 4 above) or 'numba'
+    (kernels.py, same names and arguments)."""
+    names = ("linear_rows", "rmsnorm_rows", "rope_rows", "attention_over_cache", "swiglu_rows")
+    if backend == "numpy":
+        module = globals()
+        return SimpleNamespace(**{n: module[n] for n in names})
+    if backend == "numba":
+        from minplt import kernels
+        return SimpleNamespace(**{n: getattr(kernels, n) for n in names})
+    raise ValueError(f"unknown backend {backend!r}; choose 'numpy' or 'numba'")
+
+
+def stack_rows(params, cfg: Config, cache: DecodeCache, u, loops, t, ops):
+    """One pass through the shared stack for R rows at position t; row i computes loop
+    loops[i] (0-based). u (R,C) -> h (R,C). Every row's keys/values are written to their
+    cache before the layer's attention, so rows of loops >= 2 see position t of loop 1."""
+    H, D, W = cfg.n_head, cfg.head_size, cfg.window
+    R = len(loops)
+    scale = 1.0 / math.sqrt(D)
+    angles = t * cfg.rope_base ** (-np.arange(0, D, 2) / D)              # (D/2,)
+    cos, sin = np.cos(angles).astype(u.dtype), np.sin(angles).astype(u.dtype)
+    kinds = [loop_attention_kind(cfg, l) for l in loops]
+    kv_rows = [i for i, kind in enumerate(kinds) if kind != "shared"]    # rows storing k, v
+    on_shared = [i for i, l in enumerate(loops) if l == 0 or cfg.kv_share]
+    for j in range(cfg.n_layer):
+        p = f"layers.{j}."
+        a = ops.rmsnorm_rows(u, params[p + "attn_norm"], cfg.norm_eps)   # (R,C)
+        q = ops.rope_rows(ops.linear_rows(a, params[p + "wq"]).reshape(R, H, D), cos, sin)
+        if kv_rows:
+            k = ops.rope_rows(ops.linear_rows(a[kv_rows], params[p + "wk"])
+                              .reshape(-1, H, D), cos, sin)              # (R',H,D)
+            v = ops.linear_rows(a[kv_rows], params[p + "wv"]).reshape(-1, H, D)
+            for n, i in enumerate(kv_rows):                # write before attending
+                l = loops[i]
+                if l == 0 or not cfg.kv_share:
+                    cache.k[l, j, :, t], cache.v[l, j, :, t] = k[n], v[n]
+                else:
+                    slot = t % cache.k_ring.shape[3]
+                    cache.k_ring[l - 1, j, :, slot], cache.v_ring[l - 1, j, :, slot] = k[n], v[n]
+        y = np.empty((R, H, D), u.dtype)
+        if on_shared:       # all rows reading loop 1's cache: one read of it for them all
+            y[on_shared] = ops.attention_over_cache(q[on_shared], cache.k[0, j],
+                                                    cache.v[0, j], t + 1, scale)
+        for i, l in enumerate(loops):
+            if kinds[i] == "own" and l > 0:                # own full cache (no kv_share)
+                y[i] = ops.attention_over_cache(q[i:i + 1], cache.k[l, j], cache.v[l, j],
+                                                t + 1, scale)[0]
+            elif kinds[i] == "gswa":                       # y = g y_glob + (1 - g) y_loc
+                y_loc = ops.attention_over_cache(q[i:i + 1], cache.k_ring[l - 1, j],
+                                                 cache.v_ring[l - 1, j], min(t + 1, W), scale)[0]
+                gate = sigmoid(a[i] @ params[p + "gate_w"] + params[p + "gate_b"])[:, None]
+                y[i] = gate * y[i] + (1.0 - gate) * y_loc              # (H,D)
+        u = u + ops.linear_rows(y.reshape(R, H * D), params[p + "wo"])   # (R,C)
+        m = ops.rmsnorm_rows(u, params[p + "mlp_norm"], cfg.norm_eps)
+        z = ops.swiglu_rows(ops.linear_rows(m, params[p + "w1"]),
+                            ops.linear_rows(m, params[p + "w3"]))        # (R,F)
+        u = u + ops.linear_rows(z, params[p + "w2"])                     # (R,C)
+    return u
+
+
+def head_rows(params, cfg, h, ops):
+    """logits = N(h) @ lm_head for rows h (R,C) -> (R,V)."""
+    return ops.linear_rows(ops.rmsnorm_rows(h, params["norm_f"], cfg.norm_eps), params["lm_head"])
+
+
+def _begin_step(params, cfg, cache, token):
+    if isinstance(token, (bool, np.bool_)) or not isinstance(token, (int, np.integer)):
+        raise ValueError(f"token must be one integer token id, got {token!r}")
+    if not 0 <= token < cfg.vocab_size:
+        raise ValueError(f"token {token} is outside the vocabulary 0..{cfg.vocab_size - 1}")
+    if cache.pos >= cache.capacity:
+        raise ValueError(f"the cache is full ({cache.capacity} positions): start a new cache "
+                         "with a larger capacity (default: config.block_size)")
+    return cache.pos, params["wte"][token]                               # t, E_t (C,)
+
+
+def step_sequential(params, cfg: Config, cache: DecodeCache, token, backend="numpy"):
+    """Decode one token with L passes of one row: loop 1, then loop 2, ..., loop L.
+    Works for every family. Returns the logits of the next token (V,)."""
+    ops = get_ops(backend)
+    t, e = _begin_step(params, cfg, cache, token)
+    h = None
+    new_carried = []
+    for l in range(cfg.n_loops):
+        if l == 0:
+            u = e                                                        # E_t
+        elif cfg.clp:
+            u = e + ops.rmsnorm_rows(cache.carried[l - 1:l], params["norm_f"],
+                                     cfg.norm_eps)[0]                    # E_t + N(h^(l-1)_{t-1})
+        else:
+            u = h                                                        # h^(l-1)_t
+        h = stack_rows(params, cfg, cache, u[None, :], [l], t, ops)[0]   # one row, (C,)
+        cache.trace.append([(t, l + 1)])
+        new_carried.append(h)
+    if cfg.clp:
+        cache.carried[:] = new_carried[:-1]          # h^(l)_t for the next position
+    cache.pos += 1
+    return head_rows(params, cfg, h[None, :], ops)[0]
+
+
+def step_parallel(params, cfg: Config, cache: DecodeCache, token, backend="numpy"):
+    """Decode one token with one pass of L rows: the diagonal of the (token, loop) grid.
+    Row l computes loop l at position t from the state loop l-1 left at t-1. CLP only."""
+    if not cfg.clp:
+        raise ValueError(f"the parallel schedule needs cross-loop parallelism (clp); "
+                         f"{cfg.variant} must use the sequential schedule")
+    ops = get_ops(backend)
+    t, e = _begin_step(params, cfg, cache, token)
+    u = np.empty((cfg.n_loops, cfg.n_embd), e.dtype)                     # (L,C)
+    u[0] = e                                                             # row 1: E_t
+    u[1:] = e + ops.rmsnorm_rows(cache.carried, params["norm_f"], cfg.norm_eps)  # E_t + N(h_{t-1})
+    h = stack_rows(params, cfg, cache, u, list(range(cfg.n_loops)), t, ops)  # one pass, L rows
+    cache.trace.append([(t, l + 1) for l in range(cfg.n_loops)])
+    cache.carried[:] = h[:-1]                        # h^(l)_t for the next position
+    cache.pos += 1
+    return head_rows(params, cfg, h[-1:], ops)[0]
+
+
+SCHEDULES = {"sequential": step_sequential, "parallel": step_parallel}
+
+
+def step(params, cfg, cache, token, schedule="auto", backend="numpy"):
+    """One decode step with the named schedule ('auto' = parallel for CLP models)."""
+    if schedule == "auto":
+        schedule = "parallel" if cfg.clp else "sequential"
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; choose 'sequential', 'parallel' or 'auto'")
+    return SCHEDULES[schedule](params, cfg, cache, token, backend)
+
+
+def sample_token(logits, temperature, top_k, rng) -> int:
+    """Greedy when temperature == 0, else softmax(logits / temperature) over the top_k."""
+    if temperature == 0:
+        return int(np.argmax(logits))
+    logits = logits.astype(np.float64) / temperature
+    if top_k is not None and top_k < len(logits):
+        cutoff = np.partition(logits, -top_k)[-top_k]
+        logits = np.where(logits >= cutoff, logits, -np.inf)
+    probs = softmax(logits)
+    return int(rng.choice(len(probs), p=probs))
+
+
+def generate(params, cfg: Config, prompt, max_new_tokens: int, temperature=0.0,
+             top_k: int | None = None, seed: int | None = None, schedule="auto",
+             backend="numpy", return_cache=False):
+    """Prefill the prompt, then decode max_new_tokens tokens. temperature=0 is greedy.
+    Returns the new token ids (and the cache if return_cache)."""
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
+    prompt = check_tokens(prompt, cfg, "prompt", ndim=1)
+    rng = np.random.default_rng(seed)
+    logits, cache = prefill(params, cfg, prompt, capacity=len(prompt) + max_new_tokens)
+    out = []
+    for _ in range(max_new_tokens):
+        token = sample_token(logits, temperature, top_k, rng)
+        out.append(token)
+        if len(out) < max_new_tokens:
+            logits = step(params, cfg, cache, token, schedule, backend)
+    out = np.array(out, dtype=np.int64)
+    return (out, cache) if return_cache else out
