@@ -1,0 +1,618 @@
+"""Built-in data for minplt: a character tokenizer, synthetic tasks where depth
+matters, and small text corpora. Nothing is downloaded unless you ask for it.
+
+Reading order: CharTokenizer -> Task (the batching and scoring every task shares)
+-> MultiHopTask, AdditionTask, ParityTask, SortTask -> make_task -> load_text and
+TextDataset.
+
+Shapes: B = batch, T = time (length of x and y), V = vocab.
+
+Both kinds of data source answer the same call,
+
+    x, y, answer_mask = data.get_batch(split, batch_size, rng)   # (B,T), (B,T), (B,T) or None
+
+with y[:, t] the token that follows x[:, t], and y == IGNORE (-1) where there is no
+target to learn (the loss skips those positions).
+
+Randomness: every random choice draws from an np.random.Generator passed in by the
+caller, never from global state. A training run can therefore save
+`rng.bit_generator.state` in its checkpoint and resume the very same stream of batches.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+import tempfile
+import urllib.request
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+IGNORE = -1  # target value the loss skips: padding, and prompts when loss_on='answer'
+SPLITS = ("train", "val")
+
+
+# -----------------------------------------------------------------------------
+# Character-level tokenizer
+
+
+class CharTokenizer:
+    """One token per character: token id = position of the character in `chars`.
+
+    `chars` is kept sorted and without repeats, so the same set of characters always
+    gives the same ids, whatever order the characters were seen in.
+
+        tok = CharTokenizer("hello")       # chars 'ehlo', vocab_size 4
+        tok.encode("hole")                 # array([1, 3, 2, 0])
+        tok.decode([1, 3, 2, 0])           # 'hole'
+    """
+
+    def __init__(self, chars: str):
+        if not isinstance(chars, str):
+            raise TypeError(f"CharTokenizer expects a str of characters, got {type(chars).__name__}")
+        if not chars:
+            raise ValueError("CharTokenizer needs at least one character")
+        self.chars = "".join(sorted(set(chars)))
+        # Sorted chars have increasing code points (Python orders str by code point), so
+        # encoding is a binary search of each character's code point in this array.
+        self._codes = np.array([ord(c) for c in self.chars], dtype=np.uint32)  # (V,)
+
+    @classmethod
+    def from_text(cls, text: str) -> "CharTokenizer":
+        """The tokenizer whose vocabulary is every character that occurs in `text`."""
+        return cls(text)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> np.ndarray:
+        """str of N characters -> (N,) int64 token ids."""
+        # code point of every character, as one array (UTF-32 stores exactly that)
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)  # (N,)
+        ids = np.searchsorted(self._codes, codes)  # (N,) where each code would sit in the vocab
+        found = ids < self.vocab_size
+        found[found] = self._codes[ids[found]] == codes[found]
+        if not found.all():
+            missing = sorted(set(text[i] for i in np.flatnonzero(~found)))
+            shown = ", ".join(repr(c) for c in missing[:10]) + (", ..." if len(missing) > 10 else "")
+            raise ValueError(
+                f"cannot encode {len(missing)} character(s) not in this tokenizer's "
+                f"vocabulary of {self.vocab_size}: {shown}. Build the tokenizer from text "
+                f"that contains them (CharTokenizer.from_text), or remove or replace "
+                f"them in the input."
+            )
+        return ids.astype(np.int64)
+
+    def decode(self, ids) -> str:
+        """Sequence of token ids (list or 1-D array of ints) -> str."""
+        ids = np.asarray(ids)
+        if ids.size == 0:
+            return ""
+        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"decode expects a 1-D sequence of integer ids, got shape {ids.shape} dtype {ids.dtype}")
+        bad = (ids < 0) | (ids >= self.vocab_size)
+        if bad.any():
+            first = int(ids[np.flatnonzero(bad)[0]])
+            hint = " (-1 marks ignored targets in y; drop those before decoding)" if first == IGNORE else ""
+            raise ValueError(
+                f"token id {first} is out of range for a vocabulary of {self.vocab_size} "
+                f"(valid ids are 0..{self.vocab_size - 1}){hint}"
+            )
+        return "".join(self.chars[i] for i in ids)
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable description, saved beside the weights in a checkpoint."""
+        return {"kind": "char", "chars": self.chars}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CharTokenizer":
+        if not isinstance(d, dict) or d.get("kind") != "char" or not isinstance(d.get("chars"), str):
+            raise ValueError(f"not a CharTokenizer description (expected {{'kind': 'char', 'chars': ...}}): {d!r:.200}")
+        return cls(d["chars"])
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, CharTokenizer) and self.chars == other.chars
+
+    def __repr__(self) -> str:
+        return f"CharTokenizer(vocab_size={self.vocab_size}, chars={self.chars!r:.80})"
+
+
+# -----------------------------------------------------------------------------
+# Synthetic tasks
+#
+# Each example is one line of text, `prompt + answer`, padded on the right with PAD to
+# the task's seq_len. The model reads x = line[:-1] and predicts y = line[1:], so
+# T = seq_len - 1. Every task of one kind has a fixed alphabet (it does not depend on
+# the seed or on the task's size arguments), so its vocabulary is known in advance.
+
+PAD = "."
+VAL_EVERY = 10  # one prompt in VAL_EVERY (by hash) belongs to the validation split
+_MAX_TRIES = 1000  # resampling budget of Task.sample; missing a 10% split 1000 times ~ 1e-46
+
+
+def split_of(prompt: str) -> str:
+    """'val' or 'train', decided by a stable hash of the prompt.
+
+    A prompt always lands in the same split (on every machine, in every run), so no
+    validation question is ever seen in training. zlib.crc32 is used rather than
+    Python's hash(), which is salted differently in every process.
+    """
+    return "val" if zlib.crc32(prompt.encode("utf-8")) % VAL_EVERY == 0 else "train"
+
+
+def exact_match(logits: np.ndarray, y: np.ndarray, answer_mask: np.ndarray) -> np.ndarray:
+    """(B,) bool: True where the argmax prediction is right at every answer position.
+
+    This is teacher-forced, but it equals greedy generation of the answer: if every
+    answer token is the argmax given the correct tokens before it, greedy decoding
+    produces exactly those tokens. Mistakes outside the answer do not count.
+    """
+    logits, y, answer_mask = np.asarray(logits), np.asarray(y), np.asarray(answer_mask, dtype=bool)
+    if logits.ndim != 3 or y.shape != logits.shape[:2] or answer_mask.shape != y.shape:
+        raise ValueError(
+            f"exact_match expects logits (B,T,V), y (B,T), answer_mask (B,T); got "
+            f"{logits.shape}, {y.shape}, {answer_mask.shape}"
+        )
+    prediction = logits.argmax(axis=-1)  # (B,T,V) -> (B,T)
+    correct = (prediction == y) | ~answer_mask  # (B,T): non-answer positions always pass
+    return correct.all(axis=1)  # (B,)
+
+
+def _check_int(name: str, value, low: int, high: int | None = None) -> int:
+    """Raise a clear ValueError unless `value` is an int in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return int(value)
+
+
+class Task:
+    """What every synthetic task shares: splitting, batching and scoring.
+
+    A subclass sets `name` and `alphabet` (every character its lines may contain, PAD
+    excepted), and defines `example(rng)` (one random (prompt, answer) pair), `solve(prompt)`
+    (the answer, worked out from the prompt text alone) and `config()` (its arguments).
+    """
+
+    name = "task"
+    alphabet = ""
+
+    def __init__(self, line_len: int, answer_len: int, seq_len: int | None = None, loss_on: str = "all"):
+        # line_len: the length of prompt + answer for this task's arguments
+        if seq_len is None:
+            seq_len = line_len
+        seq_len = _check_int("seq_len", seq_len, 2)
+        if seq_len < line_len:
+            raise ValueError(f"seq_len={seq_len} is too short for {self.name} lines of {line_len} characters")
+        if loss_on not in ("all", "answer"):
+            raise ValueError(f"loss_on must be 'all' (every non-pad target) or 'answer' (answer targets only), got {loss_on!r}")
+        self.seq_len = seq_len  # length of every padded line; x and y are one shorter
+        # Every answer of a task has the same length, so there is no end-of-answer token:
+        # to generate an answer, feed the prompt and decode answer_len tokens greedily.
+        self.answer_len = answer_len
+        self.loss_on = loss_on
+        self.tokenizer = CharTokenizer(self.alphabet + PAD)
+
+    # --- what each task defines -------------------------------------------------
+
+    def example(self, rng: np.random.Generator) -> tuple[str, str]:
+        """One random (prompt, answer) pair, from either split."""
+        raise NotImplementedError
+
+    def solve(self, prompt: str) -> str:
+        """The correct answer to `prompt`, worked out from the text alone."""
+        raise NotImplementedError
+
+    def config(self) -> dict:
+        """Arguments that rebuild this task: make_task(task.name, **task.config())."""
+        return {"seq_len": self.seq_len, "loss_on": self.loss_on}
+
+    # --- shared ----------------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.vocab_size
+
+    @property
+    def block_size(self) -> int:
+        """T, the length of x and y (the same attribute as TextDataset.block_size)."""
+        return self.seq_len - 1
+
+    def sample(self, split: str, rng: np.random.Generator) -> tuple[str, str]:
+        """One random (prompt, answer) pair from `split`: draw until one falls in it."""
+        _check_split(split)
+        for _ in range(_MAX_TRIES):
+            prompt, answer = self.example(rng)
+            if split_of(prompt) == split:
+                return prompt, answer
+        raise RuntimeError(
+            f"drew {_MAX_TRIES} {self.name} examples and none fell in the {split!r} split; "
+            f"the task is too small to split (make it larger, e.g. more bits or digits)"
+        )
+
+    def encode_line(self, prompt: str, answer: str) -> np.ndarray:
+        """(seq_len,) token ids of `prompt + answer`, padded with PAD on the right."""
+        line = prompt + answer
+        if len(line) > self.seq_len:
+            raise ValueError(f"line {line!r} is longer than seq_len={self.seq_len}")
+        return self.tokenizer.encode(line + PAD * (self.seq_len - len(line)))
+
+    def get_batch(self, split: str, batch_size: int, rng: np.random.Generator):
+        """A batch of fresh random examples from `split`.
+
+        Returns x (B,T) int64 input tokens; y (B,T) int64 targets, y[:, t] = token t+1 of
+        the padded line, IGNORE at padding (and at prompt targets when loss_on='answer');
+        answer_mask (B,T) bool, True exactly where y[:, t] is an answer token.
+        """
+        _check_split(split)
+        batch_size = _check_int("batch_size", batch_size, 1)
+        T = self.seq_len - 1
+        x = np.empty((batch_size, T), dtype=np.int64)
+        y = np.full((batch_size, T), IGNORE, dtype=np.int64)
+        answer_mask = np.zeros((batch_size, T), dtype=bool)
+        for b in range(batch_size):
+            prompt, answer = self.sample(split, rng)
+            line = self.encode_line(prompt, answer)  # (seq_len,)
+            x[b] = line[:-1]
+            # The answer's tokens sit at line positions P .. E-1 (P = len(prompt),
+            # E = len(prompt + answer)); position t predicts token t+1, so their targets
+            # are at t = P-1 .. E-2. Targets beyond E-2 are padding and stay IGNORE.
+            P, E = len(prompt), len(prompt) + len(answer)
+            first = 0 if self.loss_on == "all" else P - 1
+            y[b, first : E - 1] = line[first + 1 : E]
+            answer_mask[b, P - 1 : E - 1] = True
+        return x, y, answer_mask
+
+    def exact_match(self, logits, y, answer_mask) -> np.ndarray:
+        """(B,) bool, see the module-level exact_match."""
+        return exact_match(logits, y, answer_mask)
+
+    def accuracy(self, logits, y, answer_mask) -> float:
+        """Fraction of the batch whose whole answer is predicted right."""
+        return float(exact_match(logits, y, answer_mask).mean())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+
+
+class MultiHopTask(Task):
+    """Follow a chain of variable bindings; the answer needs `hops` look-ups.
+
+        a=7;b=a;c=b;c?  ->  7                      hops=3, distractors=0
+        k=3;c=b;q=k;b=a;z=q;a=7;c?  ->  7          hops=3, distractors=1, shuffled
+
+    A chain binds its first variable to a digit and each next variable to the one
+    before; the question asks for the value of the chain's last variable. Distractor
+    chains of the same length, with other variables and values, are mixed in, and all
+    bindings are shuffled, so neither position nor chain length gives the answer away.
+    Every variable is bound exactly once, so the answer is always well defined. With
+    the bindings in random order, a causal model reading the question has to resolve
+    one hop after another, which is what extra depth (or extra loops) can buy.
+
+    Default (hops=3, distractors=2): 9 bindings, seq_len 39, vocab 40
+    (a-z, 0-9, '=', ';', '?', PAD).
+    """
+
+    name = "multihop"
+    alphabet = string.ascii_lowercase + string.digits + "=;?"
+
+    def __init__(self, hops: int = 3, distractors: int = 2, n_vars: int = 26,
+                 seq_len: int | None = None, loss_on: str = "all"):
+        self.hops = _check_int("hops", hops, 1)
+        self.distractors = _check_int("distractors", distractors, 0)
+        # variable names are the first n_vars letters
+        self.n_vars = _check_int("n_vars", n_vars, 1, len(string.ascii_lowercase))
+        n_bindings = self.hops * (1 + self.distractors)
+        if n_bindings > self.n_vars:
+            raise ValueError(
+                f"hops * (1 + distractors) = {n_bindings} variables are needed but only "
+                f"n_vars={self.n_vars} exist (at most 26); use fewer hops or distractors"
+            )
+        # "x=y;" per binding, then "q?" and the one-digit answer
+        super().__init__(4 * n_bindings + 3, 1, seq_len, loss_on)
+
+    def config(self) -> dict:
+        return {"hops": self.hops, "distractors": self.distractors, "n_vars": self.n_vars, **super().config()}
+
+    def example(self, rng: np.random.Generator) -> tuple[str, str]:
+        n_chains = 1 + self.distractors  # chain 0 is the one asked about
+        letters = rng.choice(self.n_vars, size=n_chains * self.hops, replace=False)  # all distinct
+        names = [string.ascii_lowercase[i] for i in letters]
+        values = rng.integers(0, 10, size=n_chains)  # the digit each chain starts from
+        bindings = []
+        for c in range(n_chains):
+            chain = names[c * self.hops : (c + 1) * self.hops]
+            bindings.append(f"{chain[0]}={values[c]}")
+            bindings += [f"{var}={prev}" for prev, var in zip(chain, chain[1:])]
+        order = rng.permutation(len(bindings))
+        question = names[self.hops - 1]  # last variable of chain 0
+        prompt = ";".join(bindings[i] for i in order) + f";{question}?"
+        return prompt, str(values[0])
+
+    def solve(self, prompt: str) -> str:
+        *bindings, question = prompt.rstrip("?").split(";")
+        value_of = dict(b.split("=") for b in bindings)
+        name = question
+        for _ in range(len(value_of)):  # a chain is never longer than the bindings
+            name = value_of[name]
+            if name.isdigit():
+                return name
+        raise ValueError(f"the bindings in {prompt!r} form a cycle")
+
+
+class AdditionTask(Task):
+    """Add two `digits`-digit numbers; the sum is written backwards.
+
+        123+989=  ->  2111     (123 + 989 = 1112, written least significant digit first)
+        007+040=  ->  7400     (operands zero-padded to `digits`, the sum to digits + 1)
+
+    Why backwards: a causal model writes the answer one digit at a time. The lowest
+    digit of a sum depends only on the lowest digits of the operands, and each next
+    digit only on its two operand digits and the carry from the digit just written.
+    Written the usual way round, the very first digit would need the whole carry chain
+    at once. Zero-padding puts every digit at a fixed position. Pass
+    reverse_answer=False for the usual order (a harder task).
+
+    Default (digits=3): seq_len 12, vocab 13 (0-9, '+', '=', PAD).
+    """
+
+    name = "addition"
+    alphabet = string.digits + "+="
+
+    def __init__(self, digits: int = 3, reverse_answer: bool = True,
+                 seq_len: int | None = None, loss_on: str = "all"):
+        self.digits = _check_int("digits", digits, 1)
+        if not isinstance(reverse_answer, bool):
+            raise ValueError(f"reverse_answer must be True or False, got {reverse_answer!r}")
+        self.reverse_answer = reverse_answer
+        # "aaa+bbb=" and a sum of digits + 1 digits
+        super().__init__(3 * self.digits + 3, self.digits + 1, seq_len, loss_on)
+
+    def config(self) -> dict:
+        return {"digits": self.digits, "reverse_answer": self.reverse_answer, **super().config()}
+
+    def _answer(self, a: int, b: int) -> str:
+        total = f"{a + b:0{self.digits + 1}d}"
+        return total[::-1] if self.reverse_answer else total
+
+    def example(self, rng: np.random.Generator) -> tuple[str, str]:
+        # digit by digit, so any number of digits works (no int64 overflow)
+        a, b = ("".join(map(str, rng.integers(0, 10, size=self.digits))) for _ in range(2))
+        return f"{a}+{b}=", self._answer(int(a), int(b))
+
+    def solve(self, prompt: str) -> str:
+        a, b = prompt.rstrip("=").split("+")
+        return self._answer(int(a), int(b))
+
+
+class ParityTask(Task):
+    """Is the number of 1s odd? Answer '1' if odd, '0' if even.
+
+        10110?  ->  1          (three 1s)
+        0110000011?  ->  0     (four 1s)
+
+    Parity needs every bit, and flipping any one bit flips the answer, so there is no
+    shortcut through a few positions. There are only 2**bits prompts: small `bits`
+    can be memorised, so watch the validation split.
+
+    Default (bits=10): seq_len 12, vocab 4 ('0', '1', '?', PAD).
+    """
+
+    name = "parity"
+    alphabet = "01?"
+
+    def __init__(self, bits: int = 10, seq_len: int | None = None, loss_on: str = "all"):
+        self.bits = _check_int("bits", bits, 1)
+        super().__init__(self.bits + 2, 1, seq_len, loss_on)
+
+    def config(self) -> dict:
+        return {"bits": self.bits, **super().config()}
+
+    def example(self, rng: np.random.Generator) -> tuple[str, str]:
+        bits = rng.integers(0, 2, size=self.bits)
+        return "".join(map(str, bits)) + "?", str(int(bits.sum()) % 2)
+
+    def solve(self, prompt: str) -> str:
+        return str(prompt.count("1") % 2)
+
+
+class SortTask(Task):
+    """Sort `length` letters (repeats allowed) into alphabetical order.
+
+        dbca=  ->  abcd
+        hcahfe=  ->  acefhh
+
+    Letters come from the first `n_symbols` letters of the alphabet. Each output letter
+    depends on the whole input: "the smallest letter not yet written".
+
+    Default (length=6): seq_len 13, vocab 28 (a-z, '=', PAD).
+    """
+
+    name = "sort"
+    alphabet = string.ascii_lowercase + "="
+
+    def __init__(self, length: int = 6, n_symbols: int = 26,
+                 seq_len: int | None = None, loss_on: str = "all"):
+        self.length = _check_int("length", length, 1)
+        self.n_symbols = _check_int("n_symbols", n_symbols, 2, len(string.ascii_lowercase))
+        super().__init__(2 * self.length + 1, self.length, seq_len, loss_on)
+
+    def config(self) -> dict:
+        return {"length": self.length, "n_symbols": self.n_symbols, **super().config()}
+
+    def example(self, rng: np.random.Generator) -> tuple[str, str]:
+        letters = rng.integers(0, self.n_symbols, size=self.length)  # as ids 0..n_symbols-1
+        prompt = "".join(string.ascii_lowercase[i] for i in letters) + "="
+        answer = "".join(string.ascii_lowercase[i] for i in np.sort(letters))
+        return prompt, answer
+
+    def solve(self, prompt: str) -> str:
+        return "".join(sorted(prompt.rstrip("=")))
+
+
+TASKS = {"multihop": MultiHopTask, "addition": AdditionTask, "parity": ParityTask, "sort": SortTask}
+
+
+def make_task(name: str, **kwargs) -> Task:
+    """The task called `name`, built with `kwargs`: make_task('multihop', hops=4)."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; valid names are: {', '.join(TASKS)}")
+    return TASKS[name](**kwargs)
+
+
+# -----------------------------------------------------------------------------
+# Text corpora
+
+SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+SHAKESPEARE_FILE = "tinyshakespeare.txt"
+TEXT_SOURCES = ("pydoc", "shakespeare")  # built-in names; anything else is a file path
+
+
+class DownloadError(ConnectionError):
+    """An opt-in dataset could not be downloaded (typically: no network)."""
+
+
+def default_cache_dir() -> Path:
+    """$MINPLT_CACHE if set, else ~/.cache/minplt."""
+    return Path(os.environ.get("MINPLT_CACHE") or Path.home() / ".cache" / "minplt").expanduser()
+
+
+def load_text(source: str, cache_dir: str | os.PathLike | None = None) -> str:
+    """A character-level training corpus, as one str.
+
+    source:
+      'pydoc'        Python's own documentation (the pydoc_data package of the standard
+                     library, ~465k characters). Offline, on every machine.
+      'shakespeare'  tiny-shakespeare (~1.1M characters). Opt-in: downloaded once into
+                     cache_dir (default $MINPLT_CACHE or ~/.cache/minplt), then read
+                     from there.
+      anything else  the path of a UTF-8 text file (write ./pydoc for a file named pydoc).
+    """
+    if source == "pydoc":
+        return _load_pydoc()
+    if source == "shakespeare":
+        return _load_shakespeare(Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir())
+    return _load_file(Path(source).expanduser(), source)
+
+
+def _load_pydoc() -> str:
+    try:
+        from pydoc_data.topics import topics  # {topic name: help text}
+    except ImportError as err:  # some trimmed-down Python builds leave it out
+        raise RuntimeError(
+            "this Python installation has no pydoc_data package, so the 'pydoc' corpus is "
+            "unavailable; use --data path/to/file.txt with any UTF-8 text file"
+        ) from err
+    # sorted by topic name, so the corpus (and its train/val split) is the same everywhere
+    return "\n\n".join(topics[name].strip() for name in sorted(topics)) + "\n"
+
+
+def _load_shakespeare(cache_dir: Path, timeout: float = 30.0) -> str:
+    path = cache_dir / SHAKESPEARE_FILE
+    if path.exists():
+        return path.read_text(encoding="utf-8")
+    try:
+        with urllib.request.urlopen(SHAKESPEARE_URL, timeout=timeout) as response:
+            data = response.read()
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as err:  # urllib.error.URLError, HTTPError and timeouts are OSErrors
+        raise DownloadError(
+            f"could not download the 'shakespeare' corpus from {SHAKESPEARE_URL} ({err}). "
+            f"This dataset is opt-in and needs the network once (it is then cached in "
+            f"{path}). To work offline, use the built-in corpus with --data pydoc, or your "
+            f"own text with --data path/to/file.txt."
+        ) from err
+    if not text:
+        raise DownloadError(f"the download from {SHAKESPEARE_URL} was empty; try again, or use --data pydoc")
+    # Write to a temporary file in the same folder, then rename it into place: the rename
+    # is atomic, so an interrupted download never leaves a half-written file behind that
+    # a later run would take for the cached corpus.
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=SHAKESPEARE_FILE, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return text
+
+
+def _load_file(path: Path, source: str) -> str:
+    if not path.is_file():
+        what = "is a folder, not a text file" if path.is_dir() else "does not exist"
+        raise FileNotFoundError(
+            f"text file '{source}' {what}. The data source must be 'pydoc' (built in), "
+            f"'shakespeare' (downloaded once, opt-in) or the path of a UTF-8 text file."
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"text file '{source}' is not valid UTF-8 ({err})") from err
+    if not text:
+        raise ValueError(f"text file '{source}' is empty; a corpus needs some text to learn from")
+    return text
+
+
+class TextDataset:
+    """Random windows of a character-level corpus, for next-character prediction.
+
+    The text is encoded once; the first (1 - val_fraction) of it is the train split,
+    the rest the val split (a contiguous tail, so no window straddles both).
+
+        data = TextDataset(load_text('pydoc'), block_size=64)
+        x, y, _ = data.get_batch('train', 16, rng)    # (16,64) each, y = x shifted by one
+    """
+
+    name = "text"
+
+    def __init__(self, text: str, block_size: int, val_fraction: float = 0.1,
+                 tokenizer: CharTokenizer | None = None):
+        self.block_size = _check_int("block_size", block_size, 1)  # T
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
+        self.tokenizer = tokenizer if tokenizer is not None else CharTokenizer.from_text(text)
+        data = self.tokenizer.encode(text)  # (N,)
+        n_val = int(len(data) * val_fraction)
+        self.splits = {"train": data[: len(data) - n_val], "val": data[len(data) - n_val :]}
+        # a window needs block_size + 1 tokens: block_size inputs and one more target
+        shortest = min(len(s) for s in self.splits.values())
+        if shortest < self.block_size + 1:
+            need = int(np.ceil((self.block_size + 1) / min(val_fraction, 1.0 - val_fraction)))
+            raise ValueError(
+                f"text of {len(text)} characters is too short for block_size={self.block_size} "
+                f"with val_fraction={val_fraction}: each split needs at least "
+                f"{self.block_size + 1} characters (about {need} characters of text in all). "
+                f"Use a longer text or a smaller block_size."
+            )
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.vocab_size
+
+    def get_batch(self, split: str, batch_size: int, rng: np.random.Generator):
+        """x (B,T) int64 windows of the split, y (B,T) the character after each; None.
+
+        y[:, t] == x[:, t+1] for t < T-1: y is x shifted left by one position.
+        """
+        _check_split(split)
+        batch_size = _check_int("batch_size", batch_size, 1)
+        data = self.splits[split]
+        T = self.block_size
+        starts = rng.integers(0, len(data) - T, size=batch_size)  # (B,) last start: len - T - 1
+        index = starts[:, None] + np.arange(T)  # (B,1) + (T,) -> (B,T)
+        x = data[index]  # (B,T)
+        y = data[index + 1]  # (B,T) the next character of each
+        return x, y, None
