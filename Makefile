@@ -13,9 +13,8 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python -m pip install -q -e ".[dev]"
-	$(BIN)/python -m ipykernel install --user --name python3 >/dev/null 2>&1 || true
 	touch $(STAMP)
 
 ## The main job: train vanilla, loop-2 and PLT-2 on built-in data and compare them.

@@ -1,0 +1,1 @@
+"""minplt: the Parallel Loop Transformer from scratch in NumPy."""
