@@ -1,0 +1,278 @@
+"""Charts of measured results: decode latency and KV memory from the benchmark JSON,
+training curves, accuracy against latency, attention maps and G-SWA gates.
+
+The benchmark JSON (written by the benchmark script) looks like
+
+    {"machine": {"cpu", "threads", "numpy", "numba", "blas"}, "config": {...},
+     "decode": [{"variant": "plt-2", "backend": "numba", "schedule": "parallel",
+                 "ms_per_token": 1.2, "kv_bytes": 81920, "kv_bytes_formula": 81920}, ...],
+     "train": [{"variant", "tokens_per_s"}], "ratios": {name: value}}
+
+Missing keys are skipped, not errors.
+"""
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .style import byte_unit, family_color, figure_and_axes, human_bytes, new_figure
+
+COMBO_COLORS = ["#0072B2", "#56B4E9", "#D55E00", "#E69F00", "#009E73", "#CC79A7"]
+BACKEND_COLORS = {"numpy": "#0072B2", "numba": "#D55E00"}
+SCHEDULES = ["sequential", "parallel"]
+
+
+def load_bench(bench):
+    """The benchmark dict, from a dict or from the path of its JSON file."""
+    if isinstance(bench, (str, Path)):
+        return json.loads(Path(bench).read_text())
+    return bench
+
+
+def _machine_line(bench):
+    machine = bench.get("machine", {})
+    parts = [machine.get("cpu"), f"{machine['threads']} threads" if "threads" in machine else None,
+             f"numpy {machine['numpy']}" if "numpy" in machine else None,
+             f"numba {machine['numba']}" if machine.get("numba") else None]
+    return ", ".join(p for p in parts if p)
+
+
+def _variants_in_order(rows):
+    """Variants in order of appearance, vanilla first."""
+    names = list(dict.fromkeys(row["variant"] for row in rows))
+    return sorted(names, key=lambda name: name != "vanilla")
+
+
+def _combo(row):
+    return (row.get("backend", "?"), row.get("schedule", "?"))
+
+
+def _combo_order(combo):
+    backend, schedule = combo
+    backends = list(BACKEND_COLORS)
+    return (backends.index(backend) if backend in backends else len(backends), backend,
+            SCHEDULES.index(schedule) if schedule in SCHEDULES else len(SCHEDULES))
+
+
+def _combo_style(combo):
+    """Colour by backend; the sequential schedule is the pale hatched bar."""
+    backend, schedule = combo
+    color = BACKEND_COLORS.get(backend, "#009E73")
+    if schedule == "parallel":
+        return {"color": color}
+    return {"facecolor": "white", "edgecolor": color, "hatch": "///", "linewidth": 1.2}
+
+
+def _vanilla_ms(rows, backend):
+    times = [row["ms_per_token"] for row in rows
+             if row.get("variant") == "vanilla" and row.get("backend") == backend]
+    return min(times) if times else None
+
+
+# ---------------------------------------------------------------- benchmark charts
+
+def plot_latency(bench, ax=None):
+    """Decode latency (ms per token), grouped by variant, one bar per backend/schedule.
+
+    Above each bar: its ratio to vanilla on the same backend. The PLT claim is that the
+    parallel schedule of plt-L costs close to x1, where the sequential loop-L costs ~xL.
+    """
+    bench = load_bench(bench)
+    rows = [row for row in bench.get("decode", []) if "ms_per_token" in row and "variant" in row]
+    fig, ax = figure_and_axes(ax, (max(6.0, 1.3 * len({r["variant"] for r in rows}) + 3), 4))
+    if not rows:
+        return _empty(ax, "no decode rows in the benchmark")
+    combos = sorted(dict.fromkeys(_combo(row) for row in rows), key=_combo_order)
+    variants = _variants_in_order(rows)
+    width = 0.8 / len(combos)
+    for x, variant in enumerate(variants):
+        present = sorted((r for r in rows if r["variant"] == variant),
+                         key=lambda r: _combo_order(_combo(r)))
+        for i, row in enumerate(present):  # bars of one variant side by side, centred
+            combo = _combo(row)
+            offset = (i - (len(present) - 1) / 2) * width
+            bar = ax.bar(x + offset, row["ms_per_token"], width * 0.92, **_combo_style(combo))[0]
+            reference = _vanilla_ms(rows, combo[0])
+            text = f"{row['ms_per_token']:.3g}"
+            if reference and variant != "vanilla":
+                text += f"\nx{row['ms_per_token'] / reference:.2f}"
+            ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
+                        fontsize=7.5)
+    for combo in combos:  # one legend entry per backend/schedule
+        ax.bar([0], [0], 0, label=f"{combo[0]}, {combo[1]}", **_combo_style(combo))
+    ax.set_xticks(range(len(variants)), variants)
+    ax.set_ylabel("decode latency (ms per token)")
+    ax.set_ylim(0, max(r["ms_per_token"] for r in rows) * 1.25)
+    ax.set_title("Decode latency (ratio to vanilla on the same backend)\n"
+                 + _machine_line(bench), fontsize=10)
+    ax.legend(fontsize=8, title="backend, schedule", title_fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def plot_memory(bench, ax=None):
+    """KV-cache bytes per variant as measured (bars) and from the spec's formula (black
+    ticks); the label gives the ratio to vanilla."""
+    bench = load_bench(bench)
+    rows = [row for row in bench.get("decode", []) if "variant" in row
+            and ("kv_bytes" in row or "kv_bytes_formula" in row)]
+    fig, ax = figure_and_axes(ax, (max(5.0, 1.0 * len({r["variant"] for r in rows}) + 2.5), 4))
+    if not rows:
+        return _empty(ax, "no KV-cache sizes in the benchmark")
+    variants = _variants_in_order(rows)
+    first = {variant: next(r for r in rows if r["variant"] == variant) for variant in variants}
+    measured = [first[v].get("kv_bytes", first[v].get("kv_bytes_formula")) for v in variants]
+    formula = [first[v].get("kv_bytes_formula") for v in variants]
+    vanilla = first["vanilla"].get("kv_bytes") if "vanilla" in first else None
+    scale, unit = byte_unit(max(measured))
+    bars = ax.bar(range(len(variants)), np.array(measured) / scale, 0.6,
+                  color=[family_color(v) for v in variants])
+    for x, value in enumerate(formula):
+        if value is not None:
+            ax.plot([x - 0.33, x + 0.33], [value / scale] * 2, color="black", linewidth=2)
+    for bar, value in zip(bars, measured):
+        text = human_bytes(value) + (f"\nx{value / vanilla:.2f}" if vanilla else "")
+        ax.annotate(text, (bar.get_x() + bar.get_width() / 2, value / scale), xytext=(0, 3),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(variants)), variants)
+    ax.set_ylim(0, max(measured) / scale * 1.3)
+    ax.set_ylabel(f"KV cache per sequence ({unit})")
+    ax.set_title("KV cache per sequence (bars: measured, line: formula)", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def _empty(ax, message):
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+    return ax.figure
+
+
+# ---------------------------------------------------------------- training curves
+
+def read_log(log):
+    """Rows of a training log: a list of dicts as is, or a CSV path with columns
+    step,loss,val_loss,val_acc,lr,tokens_per_s,elapsed. Empty cells become NaN."""
+    if not isinstance(log, (str, Path)):
+        return list(log)
+    with open(log, newline="") as f:
+        return [{key: _number(value) for key, value in row.items()} for row in csv.DictReader(f)]
+
+
+def _number(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+METRIC_LABELS = {"loss": "training loss", "val_loss": "validation loss",
+                 "val_acc": "validation accuracy", "tokens_per_s": "tokens per second",
+                 "lr": "learning rate"}
+
+
+def plot_training_curves(logs, ax=None, metric="val_loss", x="step"):
+    """One line per run: `metric` against `x` ('step' or 'elapsed' seconds). `logs`
+    maps a run name to its rows (or to the path of its CSV log); rows without the
+    metric are skipped."""
+    fig, ax = figure_and_axes(ax, (6.5, 4))
+    for name, log in logs.items():
+        points = [(row.get(x), row.get(metric)) for row in read_log(log)]
+        points = [(float(a), float(b)) for a, b in points if _present(a) and _present(b)]
+        if points:
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, marker="o" if len(points) < 30 else None, markersize=3,
+                    linewidth=1.8, color=family_color(name), label=name)
+    lines = ax.get_lines()
+    if len({line.get_color() for line in lines}) < len(lines):  # same family twice
+        for line, color in zip(lines, COMBO_COLORS * len(lines)):
+            line.set_color(color)
+    ax.set_xlabel("step" if x == "step" else f"{x} (s)" if x == "elapsed" else x)
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.set_title(f"{METRIC_LABELS.get(metric, metric)} per run", fontsize=10)
+    ax.grid(alpha=0.3)
+    if lines:
+        ax.legend(fontsize=8)
+    return fig
+
+
+def _present(value):
+    if value is None or value == "":
+        return False
+    try:
+        return not math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------- accuracy vs latency
+
+def plot_accuracy_vs_latency(rows, ax=None):
+    """Each variant as a point: decode latency (x) against accuracy (y), with an error
+    bar when `accuracy_std` is given. Better models sit up and to the left."""
+    fig, ax = figure_and_axes(ax, (6, 4.2))
+    for row in rows:
+        color = family_color(row["variant"])
+        ax.errorbar(row["ms_per_token"], row["accuracy"], yerr=row.get("accuracy_std"),
+                    fmt="o", markersize=7, capsize=4, color=color)
+        ax.annotate(row["variant"], (row["ms_per_token"], row["accuracy"]), xytext=(7, 5),
+                    textcoords="offset points", fontsize=9, color=color)
+    ax.margins(x=0.2, y=0.2)
+    ax.set_xlabel("decode latency (ms per token)")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Accuracy against decode latency", fontsize=10)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+# ---------------------------------------------------------------- attention and gates
+
+def plot_attention(maps, titles=None, cmap="viridis"):
+    """Attention weights as heatmaps, one panel per map: query position down, key
+    position across. A causal map is lower-triangular; a sliding window is a band."""
+    maps = [np.asarray(m, dtype=float) for m in ([maps] if np.ndim(maps) == 2 else maps)]
+    titles = titles or [f"map {i}" for i in range(len(maps))]
+    n_cols = min(len(maps), 4)
+    n_rows = math.ceil(len(maps) / n_cols)
+    fig = new_figure((3.0 * n_cols + 0.8, 2.9 * n_rows))
+    axes = np.atleast_1d(fig.subplots(n_rows, n_cols, squeeze=False)).ravel()
+    vmax = max(float(np.nanmax(m)) for m in maps)
+    for ax, weights, title in zip(axes, maps, titles):
+        image = ax.imshow(np.where(weights == 0, np.nan, weights), cmap=cmap, vmin=0,
+                          vmax=vmax, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("key position")
+        ax.set_ylabel("query position")
+        ax.set_facecolor("#f4f4f4")  # weight exactly 0 (masked) shows as light grey
+    for ax in axes[len(maps):]:
+        ax.set_axis_off()
+    fig.colorbar(image, ax=axes[:len(maps)].tolist(), shrink=0.8, label="attention weight")
+    return fig
+
+
+def plot_gates(gates, ax=None, row_label="layer", col_label="head", title="G-SWA gate g"):
+    """G-SWA gate values g as a heatmap: 1 means the global branch (loop 1's cache),
+    0 the local sliding window. Rows are layers (or positions), columns heads."""
+    gates = np.atleast_2d(np.asarray(gates, dtype=float))
+    n_rows, n_cols = gates.shape
+    fig, ax = figure_and_axes(ax, (min(max(1.2 + 0.6 * n_cols, 3.0), 9) + 1.2,
+                                   min(1.0 + 0.35 * n_rows, 6)))
+    image = ax.imshow(gates, cmap="RdBu_r", vmin=0, vmax=1, aspect="auto",
+                      interpolation="nearest")
+    if n_rows <= 16 and n_cols <= 16:
+        for (i, j), value in np.ndenumerate(gates):
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if abs(value - 0.5) > 0.3 else "black")
+    if n_cols <= 24:
+        ax.set_xticks(range(n_cols))
+    if n_rows <= 24:
+        ax.set_yticks(range(n_rows))
+    ax.set_xlabel(col_label)
+    ax.set_ylabel(row_label)
+    ax.set_title(title, fontsize=10)
+    ax.figure.colorbar(image, ax=ax, aspect=25, label="global (1) vs local (0)")
+    return fig
