@@ -1,0 +1,240 @@
+"""Tests of minplt/train.py: exact resume, checkpoints that survive failures, the NaN
+stop, Ctrl-C, the logs, and the command line's error messages.
+
+Every run here is a tiny PLT-2 on a short multihop task: a dozen steps take a second.
+"""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from minplt import data, model
+from minplt import train as tr
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def small_task():
+    return data.make_task("multihop", hops=2, distractors=1)      # T = 18, V = 40
+
+
+def small_config(task, variant="plt-2"):
+    return tr.build_config(variant, "tiny", task.vocab_size, task.block_size)
+
+
+def run_small(out_dir=None, steps=12, log=lambda line: None, **kwargs):
+    task = small_task()
+    settings = dict(steps=steps, batch_size=4, eval_every=4, eval_batches=1, log_every=2,
+                    checkpoint_every=4, seed=3, out_dir=out_dir, log=log)
+    settings.update(kwargs)
+    return tr.train(small_config(task), task, **settings)
+
+
+def interrupt_at(step):
+    """A log callback that raises KeyboardInterrupt (as Ctrl-C would) at `step`."""
+    def log(line):
+        if line.startswith(f"step {step:>2}/"):
+            raise KeyboardInterrupt
+    return log
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# ----------------------------------------------------------------------------------------
+# Resuming
+
+def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path):
+    straight = run_small(tmp_path / "straight", steps=12)
+    first = run_small(tmp_path / "resumed", steps=12, log=interrupt_at(6))
+    assert first.interrupted and first.step == 6
+    second = run_small(tmp_path / "resumed", steps=12, resume=True)
+    assert second.step == 12 and not second.interrupted
+    assert second.losses == straight.losses                      # bit for bit, every step
+    for name in straight.params:
+        assert np.array_equal(second.params[name], straight.params[name]), name
+    # the logs agree too, apart from the wall-clock columns
+    clock = ("tokens_per_s", "elapsed")
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in clock} for r in rows]
+    assert strip(read_csv(tmp_path / "resumed" / "log.csv")) == \
+        strip(read_csv(tmp_path / "straight" / "log.csv"))
+
+
+def test_checkpoint_meta_rebuilds_tokenizer_and_data(tmp_path):
+    run_small(tmp_path, steps=4)
+    ckpt = model.load_checkpoint(str(tmp_path / "ckpt.npz"))
+    task = small_task()
+    assert data.CharTokenizer.from_dict(ckpt.meta["tokenizer"]) == task.tokenizer
+    assert ckpt.meta["data"] == {"kind": "task", "name": "multihop", "kwargs": task.config()}
+    assert tr.data_from_spec(ckpt.meta["data"]).config() == task.config()
+    assert ckpt.meta["step"] == 4 and ckpt.meta["variant"] == "plt-2"
+
+
+def test_resume_refuses_a_different_model(tmp_path):
+    run_small(tmp_path, steps=4)
+    task = small_task()
+    with pytest.raises(ValueError, match="another model"):
+        tr.train(small_config(task, "loop-2"), task, steps=8, out_dir=tmp_path, resume=True,
+                 log=lambda line: None)
+
+
+# ----------------------------------------------------------------------------------------
+# Checkpoints survive failures
+
+def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
+    real_savez = np.savez
+    calls = []
+
+    def savez_that_dies(file, **arrays):
+        """The second checkpoint write dies half-way, like a full disk or a kill."""
+        calls.append(1)
+        if len(calls) == 2:
+            file.write(b"PK\x03\x04 half a zip file")
+            raise OSError("simulated crash in the middle of writing")
+        return real_savez(file, **arrays)
+
+    monkeypatch.setattr(np, "savez", savez_that_dies)
+    with pytest.raises(OSError, match="simulated crash"):
+        run_small(tmp_path, steps=12)
+    ckpt = model.load_checkpoint(str(tmp_path / "ckpt.npz"))     # still the step-4 one
+    assert ckpt.meta["step"] == 4
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    real = model.loss_and_grads
+    steps_seen = []
+
+    def nan_at_step_6(params, cfg, x, y):
+        steps_seen.append(1)
+        loss, grads = real(params, cfg, x, y)
+        return (float("nan") if len(steps_seen) == 6 else loss), grads
+
+    monkeypatch.setattr(model, "loss_and_grads", nan_at_step_6)
+    with pytest.raises(tr.DivergedError) as error:
+        run_small(tmp_path, steps=12)
+    message = str(error.value)
+    assert "step 6" in message and "lower learning rate" in message
+    assert "step 4" in message                                    # names the kept checkpoint
+    assert model.load_checkpoint(str(tmp_path / "ckpt.npz")).meta["step"] == 4
+
+
+def test_huge_learning_rate_exits_nonzero_with_a_message(tmp_path, capsys):
+    code = tr.main(["--data", "multihop", "--hops", "2", "--steps", "50", "--lr", "1e6",
+                    "--batch-size", "4", "--warmup", "0", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "diverged at step" in err and "lower learning rate" in err
+    assert "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------------------
+# Ctrl-C
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path, monkeypatch, capsys):
+    def ctrl_c(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tr, "_eval_line", ctrl_c)                # Ctrl-C at the first eval
+    code = tr.main(["--data", "multihop", "--hops", "2", "--steps", "30", "--eval-every", "5",
+                    "--batch-size", "4", "--out", str(tmp_path)])
+    assert code == 130
+    assert "checkpoint saved to" in capsys.readouterr().out
+    assert model.load_checkpoint(str(tmp_path / "ckpt.npz")).meta["step"] == 5
+
+
+def test_real_sigint_finishes_the_step_and_saves(tmp_path):
+    """A real Ctrl-C (SIGINT) to a training process: it saves and exits with 130."""
+    cmd = [sys.executable, "-m", "minplt.train", "--length", "4", "--steps", "100000",
+           "--batch-size", "4", "--log-every", "1", "--eval-every", "1000000",
+           "--checkpoint-every", "1000000", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.time() + 60
+        while not (tmp_path / "log.csv").exists() and time.time() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "checkpoint saved to" in out
+    step = model.load_checkpoint(str(tmp_path / "ckpt.npz")).meta["step"]
+    assert step >= 1
+    assert len(read_csv(tmp_path / "log.csv")) == step               # one row per step
+
+
+# ----------------------------------------------------------------------------------------
+# Logs
+
+def test_logs_have_the_documented_columns(tmp_path):
+    result = run_small(tmp_path, steps=8)
+    rows = read_csv(tmp_path / "log.csv")
+    assert tuple(rows[0]) == tr.LOG_COLUMNS
+    assert [int(r["step"]) for r in rows] == [2, 4, 6, 8]
+    assert rows[0]["val_loss"] == "" and rows[1]["val_loss"] != ""   # empty = not measured
+    assert json.loads((tmp_path / "log.json").read_text()) == result.rows
+    assert 0.0 <= result.val_acc <= 1.0
+
+
+def test_text_data_from_a_file(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40)
+    text = data.TextDataset(corpus.read_text(), block_size=16)
+    cfg = tr.build_config("plt-2", "tiny", text.vocab_size, text.block_size)
+    result = tr.train(cfg, text, steps=4, batch_size=2, eval_every=2, eval_batches=1,
+                      out_dir=tmp_path / "run", data_source=str(corpus), log=lambda s: None)
+    assert result.val_acc is None and np.isfinite(result.val_loss)
+    meta = model.load_checkpoint(str(tmp_path / "run" / "ckpt.npz")).meta
+    assert meta["data"] == {"kind": "text", "source": str(corpus), "block_size": 16}
+
+
+# ----------------------------------------------------------------------------------------
+# The command line
+
+def test_cli_trains_and_resumes_with_saved_arguments(tmp_path, capsys):
+    args = ["--variant", "loop-2", "--length", "4", "--steps", "6", "--batch-size", "4",
+            "--eval-every", "3", "--width", "16", "--out", str(tmp_path)]
+    assert tr.main(args) == 0
+    # --resume alone brings back the variant, width and data; --steps extends the run
+    assert tr.main(["--out", str(tmp_path), "--resume", "--steps", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "resuming from" in out and "done: 8 steps" in out
+    ckpt = model.load_checkpoint(str(tmp_path / "ckpt.npz"))
+    assert ckpt.config.variant == "loop-2" and ckpt.config.n_embd == 16
+    assert ckpt.meta["data"]["kwargs"]["length"] == 4
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--variant", "plt"], "unknown variant 'plt'"),
+    (["--variant", "transformer-2"], "unknown variant"),
+    (["--steps", "0"], "steps must be an integer >= 1"),
+    (["--lr", "-1"], "learning rate must be a positive number"),
+    (["--data", "no/such/file.txt"], "does not exist"),
+    (["--data", "parity", "--hops", "3"], "--hops applies to the multihop task only"),
+    (["--length", "0"], "length must be"),
+    (["--width", "30"], "must be divisible by"),
+    (["--width", "20"], "must be even"),
+    (["--resume"], "--resume needs --out"),
+])
+def test_cli_errors_are_messages_not_tracebacks(argv, message, capsys):
+    assert tr.main(argv + ["--batch-size", "2"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):
+    assert tr.main(["--out", str(tmp_path / "empty"), "--resume"]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        run_small(tmp_path / "empty", resume=True)
