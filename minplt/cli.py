@@ -85,7 +85,7 @@ def main(argv=None) -> int:
         return 2
     try:
         return args._run(args) or 0
-    except (ValueError, FileNotFoundError, ConnectionError) as e:
+    except (ValueError, FileNotFoundError, ConnectionError, RuntimeError) as e:
         print(f"minplt {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -232,6 +232,9 @@ def atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600; follow the umask instead
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -189,8 +189,9 @@ def plot_training_curves(logs, ax=None, metric="val_loss", x="step"):
                     linewidth=1.8, color=family_color(name), label=name)
     lines = ax.get_lines()
     if len({line.get_color() for line in lines}) < len(lines):  # same family twice
-        for line, color in zip(lines, COMBO_COLORS * len(lines)):
-            line.set_color(color)
+        for i, line in enumerate(lines):          # a 7th run gets a new dash, not a clash
+            line.set_color(COMBO_COLORS[i % len(COMBO_COLORS)])
+            line.set_linestyle(["-", "--", ":"][(i // len(COMBO_COLORS)) % 3])
     ax.set_xlabel("step" if x == "step" else f"{x} (s)" if x == "elapsed" else x)
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     ax.set_title(f"{METRIC_LABELS.get(metric, metric)} per run", fontsize=10)
