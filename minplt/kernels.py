@@ -1,0 +1,446 @@
+"""Numba kernels for the decode hot path: the row operations of one decode pass.
+
+Every public kernel here has the name and arguments of its plain NumPy version in
+`model.py` section 4 ("Decode primitives"), which is its reference and test oracle:
+
+    linear_rows(x, w)                        (R,C) @ (C,N) -> (R,N), w read once for all R rows
+    rmsnorm_rows(x, g, eps)                  (R,C) -> (R,C)
+    rope_rows(x, cos, sin)                   (R,H,D), cos/sin (D/2,) -> (R,H,D)
+    swiglu_rows(a, b)                        silu(a) * b, (R,F)
+    attention_over_cache(q, k, v, n, scale)  q (R,H,D), k/v (H,cap,D) -> (R,H,D)
+
+`model.get_ops("numba")` picks them up by name. Why they exist (spec, "Decoding"): a
+parallel-schedule decode step multiplies L rows with every weight matrix. Decoding is
+limited by how fast the weights can be read, so L rows should cost about what one row
+costs. OpenBLAS's product of a 2-8-row matrix with a large matrix costs 3-8x its 1-row
+product on the machine this was written on (`python -m minplt bench` prints the table);
+`linear_rows` below reads each weight once and keeps the R partial sums in L1.
+
+Parallel kernels have a serial twin with the same body (`*_serial`), which the tests
+compare them with; parallel loops write disjoint memory, or per-thread partial sums
+that a serial loop adds up (STYLE.md, "Kernels"). Small products run the serial twin
+(see PARALLEL_MIN_VALUES). Everything also runs as plain Python under
+NUMBA_DISABLE_JIT=1 (slowly: the tests use tiny shapes then).
+
+Threads: Numba runs its parallel loops on OpenMP threads (`numba.get_num_threads()`).
+They wait for each other at the end of every parallel loop, spinning; if other busy
+processes take the cores, each wait can last a scheduler time slice and a decode step
+gets many times slower. On a shared machine, NUMBA_NUM_THREADS=1 or GOMP_SPINCOUNT=1000
+avoid that; the benchmark prints the load average so that such runs can be spotted.
+
+Not here, on purpose (measured, see the benchmark report in the README):
+- fused kernels (rmsnorm into the next product, q/k/v in one call): a decode step is
+  bound by reading the weights; a fused call would save a few microseconds of call and
+  thread start-up per product, under 2% of a step at the bench size;
+- training kernels: in a training step at the "small" preset, attention forward and
+  backward take about an eighth of the time and cross-entropy under 1%; most of the rest is
+  BLAS products and np.einsum weight gradients (which `@` on reshaped arrays does ~5x
+  faster). A Numba attention could not make a step measurably faster.
+
+Contents:
+    1. Settings            3. rmsnorm_rows, rope_rows, swiglu_rows
+    2. linear_rows         4. attention_over_cache
+                           5. backend_info, warmup
+"""
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+# ----------------------------------------------------------------------------------------
+# 1. Settings
+
+# Fast-math flags: allow reassociation (so sums vectorize into SIMD partial sums),
+# contraction into FMA, reciprocal and approximate functions. Not 'nnan'/'ninf': the
+# kernels must still handle inf the way NumPy does (e.g. exp overflow in silu).
+FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
+
+JIT_DISABLED = bool(int(os.environ.get("NUMBA_DISABLE_JIT", "0") or 0))
+
+# Below this many values read (weights, or cached keys and values), a kernel runs on one
+# thread: waking the other threads costs more than it saves, and on a busy machine a
+# parallel region waits for every thread to get a core. The serial twin then runs.
+PARALLEL_MIN_VALUES = 1 << 18
+
+
+# ----------------------------------------------------------------------------------------
+# 2. linear_rows: out = x @ w for R = 1..8 rows, reading each weight once.
+#
+# The weights w (C,N) are the big operand (4 MB - 12 MB per matrix at the bench config);
+# x (R,C) and out (R,N) are small. Each thread takes a contiguous block of rows of w
+# (c0..c1) and streams through it, four rows of w at a time:
+#
+#     part[r, :] += x[r,c] w[c,:] + x[r,c+1] w[c+1,:] + x[r,c+2] w[c+2,:] + x[r,c+3] w[c+3,:]
+#
+# for up to three rows r at once: one load of w[c:c+4, j] from memory feeds 4 x 3
+# multiply-adds, and the partial sums part[r, j] (in L1/L2) are loaded and stored once per
+# four rows of w instead of once per row. Then the threads' partial sums are added up.
+# Contiguous blocks keep the memory access a few forward streams, which the hardware
+# prefetcher follows at full bandwidth.
+#
+# The _rowsK helpers are that line written out for K = 3, 2, 1 rows: Numba has no
+# register arrays, so the row values x[r, c..c+3] are named scalars that stay in
+# registers. (Four rows at once run out of registers and are slower than 2 + 2.) They
+# index the 2-D arrays directly, w[c, j], rather than through a row view w[c]: making a
+# view costs more than a short inner loop of 64 values (attention reuses them, D = 64).
+
+@njit(cache=True, fastmath=FASTMATH)
+def _rows3(x, r, c, w, out):
+    a0, a1, a2, a3 = x[r, c], x[r, c + 1], x[r, c + 2], x[r, c + 3]
+    b0, b1, b2, b3 = x[r + 1, c], x[r + 1, c + 1], x[r + 1, c + 2], x[r + 1, c + 3]
+    d0, d1, d2, d3 = x[r + 2, c], x[r + 2, c + 1], x[r + 2, c + 2], x[r + 2, c + 3]
+    for j in range(out.shape[1]):
+        v0, v1, v2, v3 = w[c, j], w[c + 1, j], w[c + 2, j], w[c + 3, j]
+        out[r, j] += (a0 * v0 + a1 * v1) + (a2 * v2 + a3 * v3)
+        out[r + 1, j] += (b0 * v0 + b1 * v1) + (b2 * v2 + b3 * v3)
+        out[r + 2, j] += (d0 * v0 + d1 * v1) + (d2 * v2 + d3 * v3)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _rows2(x, r, c, w, out):
+    a0, a1, a2, a3 = x[r, c], x[r, c + 1], x[r, c + 2], x[r, c + 3]
+    b0, b1, b2, b3 = x[r + 1, c], x[r + 1, c + 1], x[r + 1, c + 2], x[r + 1, c + 3]
+    for j in range(out.shape[1]):
+        v0, v1, v2, v3 = w[c, j], w[c + 1, j], w[c + 2, j], w[c + 3, j]
+        out[r, j] += (a0 * v0 + a1 * v1) + (a2 * v2 + a3 * v3)
+        out[r + 1, j] += (b0 * v0 + b1 * v1) + (b2 * v2 + b3 * v3)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _rows1(x, r, c, w, out):
+    a0, a1, a2, a3 = x[r, c], x[r, c + 1], x[r, c + 2], x[r, c + 3]
+    for j in range(out.shape[1]):
+        out[r, j] += (a0 * w[c, j] + a1 * w[c + 1, j]) + (a2 * w[c + 2, j] + a3 * w[c + 3, j])
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _accumulate_rows(x, w, part, c0, c1):
+    """part (R,N) += x[:, c0:c1] @ w[c0:c1, :N], reading w[c0:c1] once, in order."""
+    R, N = part.shape
+    c = c0
+    while c + 4 <= c1:
+        r = 0                           # rows in groups of 3, then a pair or a single
+        while R - r >= 5 or R - r == 3:
+            _rows3(x, r, c, w, part)
+            r += 3
+        if R - r == 4:
+            _rows2(x, r, c, w, part)
+            r += 2
+        if R - r == 2:
+            _rows2(x, r, c, w, part)
+        elif R - r == 1:
+            _rows1(x, r, c, w, part)
+        c += 4
+    while c < c1:                       # the last C % 4 rows of w, one at a time
+        for r in range(R):
+            xv = x[r, c]
+            for j in range(N):
+                part[r, j] += xv * w[c, j]
+        c += 1
+
+
+@njit(cache=True)
+def _row_blocks(C, n_blocks):
+    """Starts of n_blocks contiguous blocks of the rows 0..C (and C at the end), at
+    multiples of 4, so every block but the last has no leftover rows."""
+    size = ((C + n_blocks - 1) // n_blocks + 3) // 4 * 4
+    starts = np.empty(n_blocks + 1, np.int64)
+    for b in range(n_blocks + 1):
+        starts[b] = min(b * size, C)
+    return starts
+
+
+@njit(cache=True, fastmath=FASTMATH, parallel=True)
+def _linear_rows_parallel(x, w, out, n_threads):
+    R, C = x.shape
+    N = w.shape[1]
+    n_blocks = max(1, min(n_threads, C // 64))           # one block of rows per thread
+    starts = _row_blocks(C, n_blocks)
+    part = np.zeros((n_blocks, R, N), out.dtype)          # one partial sum per block
+    for b in prange(n_blocks):
+        _accumulate_rows(x, w, part[b], starts[b], starts[b + 1])
+    for r in range(R):                                    # add them up (R x N: small)
+        for j in range(N):
+            out[r, j] = part[0, r, j]
+        for b in range(1, n_blocks):
+            for j in range(N):
+                out[r, j] += part[b, r, j]
+    return out
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _linear_rows_serial(x, w, out):
+    out[:] = 0
+    _accumulate_rows(x, w, out, 0, x.shape[1])
+    return out
+
+
+def linear_rows(x, w):
+    """(R,C) @ (C,N) -> (R,N), reading each weight once for all R rows (parallel).
+    A thin Python entry point: Numba code that asks for the thread count cannot be
+    cached (the query is a ctypes call), so the count is asked here and passed in."""
+    out = np.empty((x.shape[0], w.shape[1]), x.dtype)
+    if w.size < PARALLEL_MIN_VALUES:
+        return _linear_rows_serial(x, w, out)
+    return _linear_rows_parallel(x, w, out, numba.get_num_threads())
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def linear_rows_serial(x, w):
+    """The serial twin of linear_rows (one thread), for tests and the benchmark."""
+    out = np.empty((x.shape[0], w.shape[1]), x.dtype)
+    return _linear_rows_serial(x, w, out)
+
+
+# ----------------------------------------------------------------------------------------
+# 3. Row-wise element operations. Cheap (R x C values); kernels so that a decode step
+# does not leave the compiled code for a chain of small NumPy calls.
+
+@njit(cache=True, fastmath=FASTMATH)
+def rmsnorm_rows(x, g, eps):
+    """(R,C) -> (R,C): x / sqrt(mean(x^2) + eps) * g for each row."""
+    R, C = x.shape
+    out = np.empty((R, C), x.dtype)
+    for r in range(R):
+        ss = 0.0                                   # float64 sum of squares
+        for c in range(C):
+            ss += x[r, c] * x[r, c]
+        rstd = 1.0 / np.sqrt(ss / C + eps)
+        for c in range(C):
+            out[r, c] = x[r, c] * rstd * g[c]
+    return out
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def rope_rows(x, cos, sin):
+    """(R,H,D) rotated by the angles of one position, 'rotate-half' convention as in
+    model.rope_forward: (x1, x2) -> (x1 cos - x2 sin, x1 sin + x2 cos), halves of D."""
+    R, H, D = x.shape
+    half = D // 2
+    out = np.empty((R, H, D), x.dtype)
+    for r in range(R):
+        for h in range(H):
+            for i in range(half):
+                x1, x2 = x[r, h, i], x[r, h, half + i]
+                out[r, h, i] = x1 * cos[i] - x2 * sin[i]
+                out[r, h, half + i] = x1 * sin[i] + x2 * cos[i]
+    return out
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def swiglu_rows(a, b):
+    """silu(a) * b = a * sigmoid(a) * b, (R,F)."""
+    R, F = a.shape
+    out = np.empty((R, F), a.dtype)
+    for r in range(R):
+        for f in range(F):
+            out[r, f] = a[r, f] / (1.0 + np.exp(-a[r, f])) * b[r, f]
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# 4. attention_over_cache: R query rows over the first n cached positions of every head.
+#
+# Per head, three steps that each read their data once for all R rows:
+#   scores = q k^T * scale   one pass over the n keys, four keys at a time: one load of
+#                            q[r] serves four dot products (and float32 accumulators,
+#                            so they vectorize 16 wide);
+#   probs  = softmax(scores) per row, over s < n only;
+#   out    = probs v         one pass over the n values, four at a time (as linear_rows).
+# Positions n.. of the cache are never read. Heads are independent: the parallel loop
+# runs over heads, and each head writes only its own scratch rows and outputs.
+
+@njit(cache=True, fastmath=FASTMATH)
+def _head_scores(q, k, n, scale, h, scores):
+    """scores[r, s] = q[r,h] . k[h,s] * scale for s < n."""
+    R, D = q.shape[0], q.shape[2]
+    zero = np.zeros(1, scores.dtype)[0]      # a 0 of the data's type (0.0 is float64)
+    s = 0
+    while s + 4 <= n:
+        for r in range(R):
+            a0 = a1 = a2 = a3 = zero
+            for d in range(D):
+                qd = q[r, h, d]
+                a0 += qd * k[h, s, d]
+                a1 += qd * k[h, s + 1, d]
+                a2 += qd * k[h, s + 2, d]
+                a3 += qd * k[h, s + 3, d]
+            scores[r, s], scores[r, s + 1] = a0 * scale, a1 * scale
+            scores[r, s + 2], scores[r, s + 3] = a2 * scale, a3 * scale
+        s += 4
+    while s < n:
+        for r in range(R):
+            a0 = zero
+            for d in range(D):
+                a0 += q[r, h, d] * k[h, s, d]
+            scores[r, s] = a0 * scale
+        s += 1
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _softmax_rows(scores, n):
+    """Softmax of scores[r, :n] in place, subtracting each row's maximum first."""
+    for r in range(scores.shape[0]):
+        m = scores[r, 0]
+        for s in range(1, n):
+            m = max(m, scores[r, s])
+        total = 0.0
+        for s in range(n):
+            e = np.exp(scores[r, s] - m)
+            scores[r, s] = e
+            total += e
+        inv = 1.0 / total
+        for s in range(n):
+            scores[r, s] *= inv
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _head_values(probs, v, n, h, acc):
+    """acc[r, :] = sum over s < n of probs[r, s] v[h, s, :]."""
+    R, D = acc.shape
+    for r in range(R):
+        for d in range(D):
+            acc[r, d] = 0.0
+    s = 0
+    while s + 4 <= n:
+        for r in range(R):
+            p0, p1, p2, p3 = probs[r, s], probs[r, s + 1], probs[r, s + 2], probs[r, s + 3]
+            for d in range(D):
+                acc[r, d] += (p0 * v[h, s, d] + p1 * v[h, s + 1, d]) \
+                    + (p2 * v[h, s + 2, d] + p3 * v[h, s + 3, d])
+        s += 4
+    while s < n:
+        for r in range(R):
+            p0 = probs[r, s]
+            for d in range(D):
+                acc[r, d] += p0 * v[h, s, d]
+        s += 1
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _attend_head(q, k, v, n, scale, h, scores, acc, out):
+    """Head h of attention_over_cache; scores (R, >=n) and acc (R,D) are scratch."""
+    _head_scores(q, k, n, scale, h, scores)
+    _softmax_rows(scores, n)
+    _head_values(scores, v, n, h, acc)
+    for r in range(q.shape[0]):
+        for d in range(q.shape[2]):
+            out[r, h, d] = acc[r, d]
+
+
+@njit(cache=True, fastmath=FASTMATH, parallel=True)
+def _attention_parallel(q, k, v, n, scale, out):
+    R, H, D = q.shape
+    scores = np.empty((H, R, max(n, 1)), q.dtype)        # scratch, one block per head
+    acc = np.empty((H, R, D), q.dtype)
+    for h in prange(H):
+        _attend_head(q, k, v, n, scale, h, scores[h], acc[h], out)
+    return out
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _attention_serial(q, k, v, n, scale, out):
+    R, H, D = q.shape
+    scores = np.empty((R, max(n, 1)), q.dtype)
+    acc = np.empty((R, D), q.dtype)
+    for h in range(H):
+        _attend_head(q, k, v, n, scale, h, scores, acc, out)
+    return out
+
+
+def attention_over_cache(q, k, v, n, scale):
+    """R query rows over the first n cached keys/values of every head (parallel over
+    heads). q (R,H,D), k/v (H,cap,D) -> (R,H,D). Entries n.. are never read."""
+    out = np.empty(q.shape, q.dtype)
+    if 2 * q.shape[1] * n * q.shape[2] < PARALLEL_MIN_VALUES:
+        return _attention_serial(q, k, v, n, scale, out)
+    return _attention_parallel(q, k, v, n, scale, out)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def attention_over_cache_serial(q, k, v, n, scale):
+    """The serial twin of attention_over_cache."""
+    out = np.empty(q.shape, q.dtype)
+    return _attention_serial(q, k, v, n, scale, out)
+
+
+# ----------------------------------------------------------------------------------------
+# 5. backend_info, warmup
+
+KERNELS = ("linear_rows", "rmsnorm_rows", "rope_rows", "attention_over_cache", "swiglu_rows")
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _blas_name() -> str:
+    """The BLAS numpy was built against, e.g. 'scipy-openblas 0.3.31 (Haswell kernels)'."""
+    try:
+        import contextlib
+        import io
+        import warnings
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            config = np.show_config(mode="dicts")
+        blas = config["Build Dependencies"]["blas"]
+        name = f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+        detail = blas.get("openblas configuration", "")
+        return f"{name} ({detail})" if detail else name
+    except Exception:                                   # older numpy: no mode='dicts'
+        return "unknown"
+
+
+def backend_info() -> dict:
+    """What runs the decode kernels: backends, Numba version and threads, BLAS, CPU."""
+    return {
+        "backends": ["numpy", "numba"],
+        "numba": numba.__version__,
+        "numpy": np.__version__,
+        "threads": numba.get_num_threads(),
+        "threading_layer": _threading_layer(),
+        "jit_disabled": JIT_DISABLED,
+        "blas": _blas_name(),
+        "cpu": _cpu_model(),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+    }
+
+
+def _threading_layer() -> str:
+    try:
+        return numba.threading_layer()
+    except ValueError:                                  # no parallel kernel has run yet
+        return "not started"
+
+
+def warmup(dtype="float32") -> float:
+    """Compile (or load from the cache) every kernel for `dtype` by calling it once on
+    tiny inputs, in the layouts a decode step passes; return the seconds it took."""
+    dtype = np.dtype(dtype)
+    start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    for R in (1, 2):
+        x = rng.standard_normal((R, 8)).astype(dtype)
+        w = rng.standard_normal((8, 12)).astype(dtype)
+        linear_rows(x, w)
+        linear_rows_serial(x, w)
+        rmsnorm_rows(x, np.ones(8, dtype), 1e-6)
+        swiglu_rows(x, x)
+        q = rng.standard_normal((R, 2, 4)).astype(dtype)
+        rope_rows(q, np.ones(2, dtype), np.zeros(2, dtype))
+        cache = rng.standard_normal((1, 2, 2, 5, 4)).astype(dtype)   # like cache.k
+        attention_over_cache(q, cache[0, 0], cache[0, 1], 3, 0.5)
+        attention_over_cache_serial(q, cache[0, 0], cache[0, 1], 3, 0.5)
+    return time.perf_counter() - start

@@ -1,0 +1,102 @@
+"""`python -m minplt bench --quick`: it runs, and its JSON has the documented schema.
+Benchmarks are not tests: nothing here looks at how long anything took."""
+import json
+import math
+
+import pytest
+
+from minplt import bench
+from minplt import model as M
+
+MACHINE_KEYS = {"cpu": str, "threads": int, "numpy": str, "numba": str, "blas": str,
+                "python": str}
+DECODE_KEYS = {"variant": str, "backend": str, "schedule": str, "ms_per_token": float,
+               "kv_bytes": int, "kv_bytes_formula": int, "weight_gb_per_s": float}
+
+
+@pytest.fixture(scope="module")
+def quick_result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    assert bench.main(["--quick", "--out", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def check_decode_rows(rows, variants):
+    assert rows, "no decode rows"
+    for row in rows:
+        for key, kind in DECODE_KEYS.items():
+            assert isinstance(row[key], kind), (key, row)
+        assert row["backend"] in ("numpy", "numba")
+        assert row["schedule"] in ("parallel", "sequential")
+        assert row["ms_per_token"] > 0 and math.isfinite(row["ms_per_token"])
+        assert row["weight_gb_per_s"] > 0
+        assert row["kv_bytes"] > 0
+        assert row["kv_bytes"] == row["kv_bytes_formula"], row
+    seen = {(r["variant"], r["backend"], r["schedule"]) for r in rows}
+    for variant in variants:
+        schedule = "parallel" if variant.startswith("plt") else "sequential"
+        for backend in ("numpy", "numba"):
+            assert (variant, backend, schedule) in seen
+    assert ("plt-2", "numba", "sequential") in seen       # plt-2, sequential schedule too
+
+
+def test_quick_bench_json_has_every_key(quick_result):
+    result = quick_result
+    for key in ("machine", "config", "decode", "small", "train", "bandwidth", "ratios"):
+        assert key in result, key
+    for key, kind in MACHINE_KEYS.items():
+        assert isinstance(result["machine"][key], kind), key
+    assert result["machine"]["threads"] >= 1
+    variants = ["vanilla", "loop-2", "loop-3", "plt-2", "plt-3"]
+    check_decode_rows(result["decode"], variants)
+    check_decode_rows(result["small"]["decode"], variants)
+    for key in ("numba_1row_gb_per_s", "numpy_1row_gb_per_s"):
+        assert result["bandwidth"][key] > 0
+    assert [r["variant"] for r in result["train"]] == ["vanilla", "loop-2", "plt-2"]
+    assert all(r["tokens_per_s"] > 0 for r in result["train"])
+    assert result["ratios"] and all(v > 0 and math.isfinite(v) for v in result["ratios"].values())
+    for name in ("numba: plt-2/vanilla", "numba: loop-2/vanilla", "numba: plt-2/loop-2",
+                 "numba: plt-2 sequential/parallel", "numba/numpy: plt-2 parallel",
+                 "small numba: plt-2/vanilla"):
+        assert name in result["ratios"], name
+
+
+def test_quick_bench_kv_bytes_follow_the_spec(quick_result):
+    """PLT-2's cache is vanilla's plus one window; loop-2 doubles it (spec, "Memory")."""
+    kv = {r["variant"]: r["kv_bytes"] for r in quick_result["decode"]}
+    config = quick_result["config"]
+    cfg = bench.decode_config("plt-2", config, config["prompt"] + config["new_tokens"])
+    per_position = 2 * cfg.n_layer * cfg.n_embd * 4
+    window = min(config["prompt"], cfg.window)
+    assert kv["loop-2"] == 2 * kv["vanilla"]
+    assert kv["plt-2"] == kv["vanilla"] + window * per_position
+    assert kv["plt-3"] == kv["vanilla"] + 2 * window * per_position
+
+
+def test_weight_bytes_count_one_pass_per_schedule_pass():
+    cfg = M.make_config("plt", 2, "tiny")
+    params = M.init_params(cfg)
+    stack = sum(params[f"layers.{j}.{w}"].nbytes for j in range(cfg.n_layer)
+                for w in ("wq", "wk", "wv", "wo", "w1", "w3", "w2", "gate_w"))
+    head = params["lm_head"].nbytes
+    assert bench.weight_bytes_per_token(params, cfg, "parallel") == stack + head
+    # sequential: loop 1 has no gate; loop 2 reads the gate
+    gate = sum(params[f"layers.{j}.gate_w"].nbytes for j in range(cfg.n_layer))
+    assert bench.weight_bytes_per_token(params, cfg, "sequential") == 2 * stack - gate + head
+
+
+def test_bench_through_the_cli(tmp_path):
+    from minplt import cli
+    out = tmp_path / "b.json"
+    assert cli.main(["bench", "--quick", "--variants", "vanilla,plt-2", "--backends", "numba",
+                     "--no-small", "--no-train", "--no-kernels", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert {r["variant"] for r in result["decode"]} == {"vanilla", "plt-2"}
+    assert result["small"]["decode"] == [] and result["train"] == []
+
+
+def test_bench_rejects_unknown_names_clearly(tmp_path, capsys):
+    assert bench.main(["--quick", "--variants", "plt-two", "--out", str(tmp_path / "x.json")]) == 2
+    assert "plt-two" in capsys.readouterr().err
+    assert bench.main(["--quick", "--backends", "cuda", "--out", str(tmp_path / "x.json")]) == 2
+    assert "cuda" in capsys.readouterr().err

@@ -1,0 +1,242 @@
+"""The Numba kernels (minplt/kernels.py) against their NumPy references (model.py,
+section 4), the parallel kernels against their serial twins, and whole decodes: both
+backends must produce the same tokens and (nearly) the same logits.
+
+Shapes are small and odd (37, 53, ...) so that every remainder path of a kernel runs;
+`make test` runs this file a second time with NUMBA_DISABLE_JIT=1, where the kernels
+are plain Python."""
+import math
+
+import numpy as np
+import pytest
+
+from minplt import kernels as K
+from minplt import model as M
+
+pytestmark = pytest.mark.kernels
+
+ROWS = [1, 2, 3, 8]
+DTYPES = [np.float32, np.float64]
+
+
+def tolerance(dtype):
+    return 1e-5 if dtype == np.float32 else 1e-12
+
+
+def assert_close(got, ref, rtol):
+    """Max error relative to the largest reference value (elementwise relative error is
+    meaningless for entries that happen to be near 0)."""
+    assert got.shape == ref.shape and got.dtype == ref.dtype
+    scale = max(float(np.max(np.abs(ref))), 1e-30)
+    err = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64)))) / scale
+    assert err <= rtol, f"relative error {err:.3g} > {rtol:.0e}"
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+# ----------------------------------------------------------------------------------------
+# linear_rows
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("R", ROWS)
+@pytest.mark.parametrize("C, N", [(37, 53), (5, 3), (130, 7), (301, 67)])
+def test_linear_rows_matches_reference(rng, dtype, R, C, N):
+    x = rng.standard_normal((R, C)).astype(dtype)
+    w = rng.standard_normal((C, N)).astype(dtype)
+    ref = M.linear_rows(x, w)
+    assert_close(K.linear_rows(x, w), ref, tolerance(dtype))
+    assert_close(K.linear_rows_serial(x, w), ref, tolerance(dtype))
+    parallel = K._linear_rows_parallel(x, w, np.empty_like(ref), 2)   # small w: forced
+    assert_close(parallel, ref, tolerance(dtype))
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3, 5])
+def test_linear_rows_any_split_of_the_weight_rows(rng, n_threads):
+    """The parallel kernel splits w's rows into one block per thread and adds the
+    partial sums; every split must give the serial result."""
+    x = rng.standard_normal((3, 389)).astype(np.float32)
+    w = rng.standard_normal((389, 45)).astype(np.float32)
+    out = np.empty((3, 45), np.float32)
+    K._linear_rows_parallel(x, w, out, n_threads)
+    assert_close(out, K.linear_rows_serial(x, w), 1e-6)
+    assert_close(out, M.linear_rows(x, w), 1e-5)
+
+
+def test_linear_rows_of_a_row_view(rng):
+    """Rows taken out of a bigger array (as the decode step does) work the same."""
+    big = rng.standard_normal((4, 37)).astype(np.float32)
+    w = rng.standard_normal((37, 53)).astype(np.float32)
+    assert_close(K.linear_rows(big[1:3], w), big[1:3] @ w, 1e-5)
+    assert_close(K.linear_rows(big[[0, 2]], w), big[[0, 2]] @ w, 1e-5)
+
+
+# ----------------------------------------------------------------------------------------
+# rmsnorm_rows, rope_rows, swiglu_rows
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("R", ROWS)
+def test_rmsnorm_rows_matches_reference(rng, dtype, R):
+    x = (3.0 * rng.standard_normal((R, 37))).astype(dtype)
+    g = rng.standard_normal(37).astype(dtype)
+    assert_close(K.rmsnorm_rows(x, g, 1e-6), M.rmsnorm_rows(x, g, 1e-6), tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("R", ROWS)
+def test_rope_rows_matches_reference(rng, dtype, R):
+    x = rng.standard_normal((R, 3, 10)).astype(dtype)      # D/2 = 5: odd half
+    cos, sin = M.rope_tables(10, 40, 10000.0, dtype)
+    t = 37
+    assert_close(K.rope_rows(x, cos[t], sin[t]), M.rope_rows(x, cos[t], sin[t]), tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("R", ROWS)
+def test_swiglu_rows_matches_reference(rng, dtype, R):
+    a = (4.0 * rng.standard_normal((R, 53))).astype(dtype)
+    b = rng.standard_normal((R, 53)).astype(dtype)
+    a[0, :3] = [-200.0, 200.0, 0.0]           # exp overflows: silu must still be 0 / a
+    with np.errstate(over="ignore"):
+        ref = M.swiglu_rows(a, b)
+        got = K.swiglu_rows(a, b)
+    assert np.all(np.isfinite(got))
+    assert_close(got, ref, tolerance(dtype))
+
+
+# ----------------------------------------------------------------------------------------
+# attention_over_cache
+
+def cache_slices(rng, dtype, H, cap, D, n):
+    """k, v as the decode step passes them: cache.k[0, j] of a bigger (2, NL, H, cap, D)
+    array. Slots n.. hold NaN: a kernel that reads a slot it must not read returns NaN."""
+    k = rng.standard_normal((2, 3, H, cap, D)).astype(dtype)
+    v = rng.standard_normal((2, 3, H, cap, D)).astype(dtype)
+    k[:, :, :, n:] = np.nan
+    v[:, :, :, n:] = np.nan
+    return k[0, 1], v[0, 1]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("R", ROWS)
+@pytest.mark.parametrize("n", [1, 2, 17, 23])
+def test_attention_over_cache_matches_reference(rng, dtype, R, n):
+    H, cap, D = 3, 23, 6
+    q = rng.standard_normal((R, H, D)).astype(dtype)
+    k, v = cache_slices(rng, dtype, H, cap, D, n)
+    scale = 1.0 / math.sqrt(D)              # a Python float, as in the model
+    ref = M.attention_over_cache(q, k, v, n, scale)
+    got = K.attention_over_cache(q, k, v, n, scale)
+    assert np.all(np.isfinite(got)), "read a slot >= n"
+    assert_close(got, ref, tolerance(dtype))
+    serial = K.attention_over_cache_serial(q, k, v, n, scale)
+    parallel = K._attention_parallel(q, k, v, n, scale, np.empty_like(q))  # small: forced
+    assert_close(serial, got, tolerance(dtype) / 10)
+    assert_close(parallel, serial, tolerance(dtype) / 10)
+
+
+def test_attention_over_cache_one_position_returns_its_value(rng):
+    """With n = 1 the softmax is exactly 1: every row gets the first cached value."""
+    q = rng.standard_normal((3, 2, 4)).astype(np.float32)
+    k, v = cache_slices(rng, np.float32, 2, 9, 4, 1)
+    out = K.attention_over_cache(q, k, v, 1, 0.5)
+    np.testing.assert_array_equal(out, np.broadcast_to(v[:, 0], out.shape))
+
+
+def test_attention_over_cache_large_scores_do_not_overflow(rng):
+    """Scores far above 88 (where exp overflows in float32): the softmax must subtract
+    the row maximum first. Float32 scores this large carry ~1e-5 rounding, so compare
+    with a float64 reference at a looser tolerance."""
+    q = 6.0 * rng.standard_normal((2, 2, 8)).astype(np.float32)
+    k, v = cache_slices(rng, np.float32, 2, 11, 8, 11)
+    k *= 6.0
+    got = K.attention_over_cache(q, k, v, 11, 1.0)
+    ref = M.attention_over_cache(q.astype(np.float64), k.astype(np.float64),
+                                 v.astype(np.float64), 11, 1.0)
+    assert np.all(np.isfinite(got))
+    assert_close(got.astype(np.float64), ref, 1e-3)
+
+
+# ----------------------------------------------------------------------------------------
+# Whole decodes: the numba backend gives the numpy backend's tokens and logits
+
+DECODE_CASES = [
+    ("vanilla", None, "sequential"),
+    ("loop", 2, "sequential"),
+    ("loop+clp", 2, "parallel"),
+    ("plt", 2, "parallel"),
+    ("plt", 2, "sequential"),
+    ("plt", 3, "parallel"),
+    ("plt", 3, "sequential"),
+    ("loop+clp+kvshare", 3, "parallel"),
+]
+
+
+def decode_both(cfg, params, prompt, n_new, schedule):
+    """Greedy decode with the numpy backend; step the numba backend in lockstep on the
+    same tokens. Returns the two token lists and the largest logit difference."""
+    logits, cache_np = M.prefill(params, cfg, prompt, capacity=len(prompt) + n_new)
+    _, cache_nb = M.prefill(params, cfg, prompt, capacity=len(prompt) + n_new)
+    logits_np = logits_nb = logits
+    tokens_np, tokens_nb, max_diff = [], [], 0.0
+    for _ in range(n_new):
+        tokens_np.append(int(np.argmax(logits_np)))
+        tokens_nb.append(int(np.argmax(logits_nb)))
+        token = tokens_np[-1]
+        logits_np = M.step(params, cfg, cache_np, token, schedule, backend="numpy")
+        logits_nb = M.step(params, cfg, cache_nb, token, schedule, backend="numba")
+        max_diff = max(max_diff, float(np.max(np.abs(logits_np - logits_nb))))
+    return tokens_np, tokens_nb, max_diff
+
+
+@pytest.mark.parametrize("family, loops, schedule", DECODE_CASES)
+@pytest.mark.parametrize("window", [3, 64])       # ring wraps; window longer than the text
+def test_numba_backend_decodes_like_numpy(family, loops, schedule, window):
+    cfg = M.make_config(family, loops, "tiny", vocab_size=29, window=window)
+    params = M.init_params(cfg, seed=3)
+    prompt = np.random.default_rng(5).integers(0, cfg.vocab_size, 7)
+    tokens_np, tokens_nb, max_diff = decode_both(cfg, params, prompt, 9, schedule)
+    assert tokens_nb == tokens_np
+    assert max_diff <= 1e-4
+
+
+@pytest.mark.parametrize("family, loops", [("vanilla", None), ("loop", 2), ("plt", 2), ("plt", 3)])
+def test_generate_same_tokens_on_both_backends(family, loops):
+    cfg = M.make_config(family, loops, "tiny", vocab_size=23)
+    params = M.init_params(cfg, seed=1)
+    prompt = np.random.default_rng(2).integers(0, cfg.vocab_size, 5)
+    schedules = ["sequential", "parallel"] if cfg.clp else ["sequential"]
+    for schedule in schedules:
+        a = M.generate(params, cfg, prompt, 8, schedule=schedule, backend="numpy")
+        b = M.generate(params, cfg, prompt, 8, schedule=schedule, backend="numba")
+        np.testing.assert_array_equal(a, b)
+
+
+def test_numba_backend_in_float64_matches_numpy_closely():
+    cfg = M.make_config("plt", 2, "tiny", vocab_size=19, dtype="float64")
+    params = M.init_params(cfg, seed=4)
+    prompt = np.random.default_rng(0).integers(0, cfg.vocab_size, 6)
+    tokens_np, tokens_nb, max_diff = decode_both(cfg, params, prompt, 5, "parallel")
+    assert tokens_nb == tokens_np
+    assert max_diff <= 1e-10
+
+
+# ----------------------------------------------------------------------------------------
+# backend_info, warmup
+
+def test_backend_info_describes_the_machine():
+    info = K.backend_info()
+    for key in ("backends", "numba", "numpy", "threads", "jit_disabled", "blas", "cpu"):
+        assert key in info
+    assert "numba" in info["backends"] and "numpy" in info["backends"]
+    assert info["threads"] >= 1
+    assert isinstance(info["blas"], str) and info["blas"]
+    assert isinstance(info["cpu"], str) and info["cpu"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_warmup_compiles_and_reports_seconds(dtype):
+    seconds = K.warmup(dtype)
+    assert isinstance(seconds, float) and seconds >= 0.0
