@@ -1,0 +1,140 @@
+"""Every lesson notebook runs, top to bottom, in the quick version.
+
+Each `lessons/*.ipynb` is executed with nbclient on a copy in memory (the committed
+file, with its full-version outputs, is never rewritten), with MINPLT_FAST=1 (fewer
+steps, smaller shapes), MPLBACKEND=Agg and lessons/ as the working directory, in a
+Jupyter kernel running *this* interpreter. A failing cell fails the test with the
+notebook's name, the cell's number and source, and the error. The time of each notebook
+is printed (`pytest -s`) and recorded as a test property.
+
+Cheap checks of the committed files come first: the notebooks are the ones
+lessons/build_lessons.py writes, they were executed in the full version (outputs
+present, no errors), and lessons/README.md lists every one.
+"""
+import importlib.util
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+LESSONS = Path(__file__).resolve().parent.parent / "lessons"
+NOTEBOOKS = sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
+CELL_TIMEOUT = 600          # seconds; the quick version of a whole notebook takes well under a minute
+FAST_BUDGET = 180           # the issue's limit for one notebook in the quick version (not asserted)
+
+
+def ids(paths):
+    return [p.stem for p in paths]
+
+
+def test_there_are_lessons():
+    assert len(NOTEBOOKS) >= 8, f"expected the 8 lessons in {LESSONS}, found {ids(NOTEBOOKS)}"
+
+
+# ----------------------------------------------------------------------------------------
+# The committed files
+
+def load_builder():
+    spec = importlib.util.spec_from_file_location("build_lessons", LESSONS / "build_lessons.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_notebook_matches_its_source(path):
+    """The cells are the ones build_lessons.py writes: edit the script, not the notebook
+    (then `python lessons/build_lessons.py NN && make lessons`)."""
+    builder = load_builder()
+    assert path.stem in builder.NOTEBOOKS, f"{path.name} is not built by build_lessons.py"
+    expected = [(c.cell_type, c.source) for c in builder.NOTEBOOKS[path.stem]()]
+    committed = [(c.cell_type, c.source) for c in nbformat.read(path, as_version=4).cells]
+    for i, (want, have) in enumerate(zip(expected, committed)):
+        assert want == have, (f"{path.name}, cell {i}: differs from build_lessons.py; "
+                              f"rebuild it (python lessons/build_lessons.py {path.stem[:2]})")
+    assert len(expected) == len(committed), f"{path.name}: cell count differs from the source"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_committed_with_full_outputs(path):
+    """Committed notebooks carry the outputs of a full run (`make lessons`), no errors."""
+    nb = nbformat.read(path, as_version=4)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    not_run = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count is None]
+    assert not not_run, f"{path.name}: cells {not_run} have no outputs; run `make lessons`"
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            assert out.output_type != "error", f"{path.name}, cell {i} was saved with an error"
+    first_output = "".join(o.get("text", "") for o in code_cells[0].outputs)
+    assert "quick version" not in first_output, (
+        f"{path.name} was saved from a MINPLT_FAST=1 run; re-run it with `make lessons`")
+
+
+def test_readme_lists_every_lesson():
+    readme = (LESSONS / "README.md").read_text()
+    missing = [p.name for p in NOTEBOOKS if p.name not in readme]
+    assert not missing, f"lessons/README.md does not mention {missing}"
+
+
+# ----------------------------------------------------------------------------------------
+# Running them
+
+@pytest.fixture(scope="module")
+def kernel_name(tmp_path_factory):
+    """A kernelspec named 'python3' that runs this interpreter, first on JUPYTER_PATH.
+
+    A 'python3' kernelspec installed elsewhere (a user's or the system's) could start a
+    Python without minplt; this one always starts the interpreter running the tests."""
+    root = tmp_path_factory.mktemp("jupyter")
+    spec_dir = root / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (minplt tests)",
+        "language": "python",
+    }))
+    saved = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(root), saved]))
+    yield "python3"
+    if saved is None:
+        del os.environ["JUPYTER_PATH"]
+    else:
+        os.environ["JUPYTER_PATH"] = saved
+
+
+def first_error(nb):
+    """(index, cell) of the first cell whose outputs hold an error, or (None, None)."""
+    for i, cell in enumerate(nb.cells):
+        if any(o.output_type == "error" for o in cell.get("outputs", [])):
+            return i, cell
+    return None, None
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_notebook_runs(path, kernel_name, monkeypatch, record_property):
+    monkeypatch.setenv("MINPLT_FAST", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(path, as_version=4)          # a copy in memory; the file is not written
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=kernel_name,
+                            resources={"metadata": {"path": str(LESSONS)}})
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        index, cell = first_error(nb)
+        where = f"cell {index}" if index is not None else "a cell"
+        source = cell.source if cell is not None else ""
+        message = re.sub(r"\x1b\[[0-9;]*m", "", str(error))      # drop the terminal colours
+        pytest.fail(f"{path.name}: {where} failed\n--- source ---\n{source}\n--- error ---\n"
+                    f"{message}", pytrace=False)
+    seconds = time.perf_counter() - start
+    record_property("seconds", round(seconds, 1))
+    note = "" if seconds <= FAST_BUDGET else f"  (over the {FAST_BUDGET} s budget)"
+    print(f"\n{path.name}: {seconds:.1f} s with MINPLT_FAST=1{note}")
