@@ -175,6 +175,14 @@ def weight_bytes_per_token(params, cfg: M.Config, schedule: str) -> int:
     return sum(pass_bytes(loops) for loops in passes) + params["lm_head"].nbytes
 
 
+def settle(quick=False):
+    """Pause before timing the other backend. OpenBLAS's threads keep spinning for a
+    while (~0.1-0.2 s measured) after numpy's last product, and Numba's threads waiting
+    at the end of each parallel loop then share the cores with them: the first numba
+    steps after numpy work can run many times slower. (Numba's threads spin too.)"""
+    time.sleep(0.0 if quick else 0.5)
+
+
 def one_row_bandwidth(params, cfg: M.Config, backend: str, repeats: int = 7) -> float:
     """GB/s of a 1-row product with every weight matrix of one step, read once each: the
     speed a memory-bound one-row decode step can reach at best."""
@@ -204,7 +212,7 @@ def case_label(variant, schedule, backend):
     return f"{variant}{seq} {'np' if backend == 'numpy' else 'nb'}"
 
 
-def decode_section(sizes, variants, sequential, backends, seed, log):
+def decode_section(sizes, variants, sequential, backends, seed, log, quick=False):
     """Decode rows and 1-row bandwidths of one model size.
 
     Runs are interleaved: repeat 1 of every (variant, schedule, backend), then repeat 2,
@@ -216,7 +224,10 @@ def decode_section(sizes, variants, sequential, backends, seed, log):
     # gate is the only one others lack), so all variants read the same arrays.
     params = M.init_params(decode_config("plt-2", sizes, capacity), seed)
     any_cfg = next(iter(configs.values()))
-    bandwidth = {f"{b}_1row_gb_per_s": one_row_bandwidth(params, any_cfg, b) for b in backends}
+    bandwidth = {}
+    for b in backends:
+        settle(quick)
+        bandwidth[f"{b}_1row_gb_per_s"] = one_row_bandwidth(params, any_cfg, b)
     log("  1-row weight bandwidth: " + ", ".join(
         f"{b} {bandwidth[f'{b}_1row_gb_per_s']:.1f} GB/s" for b in backends))
     prompt = np.random.default_rng(seed).integers(0, sizes["vocab"], sizes["prompt"])
@@ -224,11 +235,15 @@ def decode_section(sizes, variants, sequential, backends, seed, log):
     for variant in variants:
         logits, cache0 = M.prefill(params, configs[variant], prompt, capacity=capacity)
         prefilled[variant] = (cache0, int(np.argmax(logits)))
-    cases = [(variant, schedule, backend) for variant, schedule in decode_cases(variants, sequential)
-             for backend in backends]
+    # grouped by backend (numba first), with a pause between the groups: see settle()
+    order = sorted(backends, key=lambda b: b != "numba")
+    cases = [(variant, schedule, backend) for backend in order
+             for variant, schedule in decode_cases(variants, sequential)]
     times = {case: [] for case in cases}
     for repeat in range(sizes["repeats"] + 1):          # repeat 0: warm-up, not counted
-        for variant, schedule, backend in cases:
+        for i, (variant, schedule, backend) in enumerate(cases):
+            if i == 0 or backend != cases[i - 1][2]:
+                settle(quick)
             cache0, first = prefilled[variant]
             steps = min(sizes["new_tokens"], 3) if repeat == 0 else sizes["new_tokens"]
             seconds = decode_run(params, configs[variant], cache0, first, steps, schedule,
@@ -240,7 +255,8 @@ def decode_section(sizes, variants, sequential, backends, seed, log):
                 f"{case_label(*case)} {1e3 * statistics.median(times[case]):.2f}"
                 for case in cases))
     rows = []
-    for variant, schedule, backend in cases:
+    for variant, schedule, backend in sorted(cases, key=lambda case: (
+            decode_cases(variants, sequential).index(case[:2]), backends.index(case[2]))):
         cfg, (cache0, _) = configs[variant], prefilled[variant]
         ms = 1e3 * statistics.median(times[(variant, schedule, backend)])
         weight_bytes = weight_bytes_per_token(params, cfg, schedule)
@@ -261,7 +277,7 @@ KERNEL_SHAPES = [(1024, 2816), (1024, 1024), (2816, 1024)]   # w1/w3, wq/wk/wv/w
 QUICK_KERNEL_SHAPES = [(64, 176), (64, 64), (176, 64)]
 
 
-def kernel_section(shapes, max_rows, log):
+def kernel_section(shapes, max_rows, log, quick=False):
     """Median microseconds of x (R,C) @ w (C,N) for R = 1..max_rows, numpy `@` and the
     numba kernel, with w in the caches (the same matrix every call) and from memory
     (cycling through copies that together exceed the last-level cache, as in decoding)."""
@@ -275,6 +291,7 @@ def kernel_section(shapes, max_rows, log):
         copies = [w.copy() for _ in range(n_copies)]
         for resident, mats in (("cache", [w]), ("memory", copies)):
             for impl, product in impls.items():
+                settle(quick)
                 us = []
                 for R in range(1, max_rows + 1):
                     x = rng.standard_normal((R, C)).astype(np.float32)
@@ -517,7 +534,8 @@ def run(args) -> int:
                  f"vocab {sizes['vocab']}, prompt {sizes['prompt']}, "
                  f"{sizes['new_tokens']} new tokens x {sizes['repeats']} runs (median)")
         log("\n" + title)
-        rows, bandwidth = decode_section(sizes, variants, sequential, backends, args.seed, log)
+        rows, bandwidth = decode_section(sizes, variants, sequential, backends, args.seed, log,
+                                         quick=args.quick)
         prefix = "" if name == "decode" else "small "
         values = ratios(rows, bandwidth, prefix)
         result["ratios"].update(values)
@@ -539,7 +557,7 @@ def run(args) -> int:
     if not args.no_kernels and "numba" in backends:
         shapes = QUICK_KERNEL_SHAPES if args.quick else KERNEL_SHAPES
         log("\nKernel micro-benchmark: median microseconds of x (R,C) @ w (C,N), float32")
-        result["kernels"], text = kernel_section(shapes, 8, log)
+        result["kernels"], text = kernel_section(shapes, 8, log, quick=args.quick)
         report.append("\nKernel micro-benchmark: median microseconds of x (R,C) @ w (C,N), "
                       "float32\n  (w in cache: the same matrix every call; from memory: copies "
                       "cycled through, as a decode step reads them)\n" + text)

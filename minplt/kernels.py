@@ -23,19 +23,21 @@ that a serial loop adds up (STYLE.md, "Kernels"). Small products run the serial 
 NUMBA_DISABLE_JIT=1 (slowly: the tests use tiny shapes then).
 
 Threads: Numba runs its parallel loops on OpenMP threads (`numba.get_num_threads()`).
-They wait for each other at the end of every parallel loop, spinning; if other busy
-processes take the cores, each wait can last a scheduler time slice and a decode step
-gets many times slower. On a shared machine, NUMBA_NUM_THREADS=1 or GOMP_SPINCOUNT=1000
-avoid that; the benchmark prints the load average so that such runs can be spotted.
+At the end of every parallel loop they wait for each other, spinning. If other busy
+processes hold the cores (or OpenBLAS's threads, which keep spinning for ~0.1 s after
+a numpy product), a wait can last a scheduler time slice, and a decode step of ~30
+parallel loops gets many times slower. On a shared machine NUMBA_NUM_THREADS=1 or
+GOMP_SPINCOUNT=1000 avoid that; `minplt bench` prints the load average and pauses
+between backends.
 
-Not here, on purpose (measured, see the benchmark report in the README):
+Not here, on purpose (measured on the machine this was written on):
 - fused kernels (rmsnorm into the next product, q/k/v in one call): a decode step is
-  bound by reading the weights; a fused call would save a few microseconds of call and
+  bound by reading the weights; fusing would save a few microseconds of call and
   thread start-up per product, under 2% of a step at the bench size;
 - training kernels: in a training step at the "small" preset, attention forward and
-  backward take about an eighth of the time and cross-entropy under 1%; most of the rest is
-  BLAS products and np.einsum weight gradients (which `@` on reshaped arrays does ~5x
-  faster). A Numba attention could not make a step measurably faster.
+  backward take about an eighth of the time and cross-entropy under 1%; half the step
+  is np.einsum weight gradients, which `@` on reshaped arrays computes 5-10x faster.
+  A Numba attention would save a few percent at most, so training stays in model.py.
 
 Contents:
     1. Settings            3. rmsnorm_rows, rope_rows, swiglu_rows
@@ -44,6 +46,7 @@ Contents:
 """
 from __future__ import annotations
 
+import math
 import os
 import platform
 import time
@@ -60,7 +63,7 @@ from numba import njit, prange
 # kernels must still handle inf the way NumPy does (e.g. exp overflow in silu).
 FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
 
-JIT_DISABLED = bool(int(os.environ.get("NUMBA_DISABLE_JIT", "0") or 0))
+JIT_DISABLED = bool(numba.config.DISABLE_JIT)           # NUMBA_DISABLE_JIT=1: plain Python
 
 # Below this many values read (weights, or cached keys and values), a kernel runs on one
 # thread: waking the other threads costs more than it saves, and on a busy machine a
@@ -78,23 +81,24 @@ PARALLEL_MIN_VALUES = 1 << 18
 #     part[r, :] += x[r,c] w[c,:] + x[r,c+1] w[c+1,:] + x[r,c+2] w[c+2,:] + x[r,c+3] w[c+3,:]
 #
 # for up to three rows r at once: one load of w[c:c+4, j] from memory feeds 4 x 3
-# multiply-adds, and the partial sums part[r, j] (in L1/L2) are loaded and stored once per
-# four rows of w instead of once per row. Then the threads' partial sums are added up.
-# Contiguous blocks keep the memory access a few forward streams, which the hardware
-# prefetcher follows at full bandwidth.
+# multiply-adds, and the partial sums part[r, j] (in L1) are loaded and stored once per
+# four rows of w instead of once per row. Then the threads' partial sums are added up. Contiguous blocks keep the memory access a few
+# forward streams, which the hardware prefetcher follows at full bandwidth.
 #
 # The _rowsK helpers are that line written out for K = 3, 2, 1 rows: Numba has no
-# register arrays, so the row values x[r, c..c+3] are named scalars that stay in
-# registers. (Four rows at once run out of registers and are slower than 2 + 2.) They
-# index the 2-D arrays directly, w[c, j], rather than through a row view w[c]: making a
-# view costs more than a short inner loop of 64 values (attention reuses them, D = 64).
+# register arrays, so the row values x[r, c..] are named scalars that stay in registers.
+# (Four rows at once run out of registers and are slower than 2 + 2.) They index the
+# 2-D arrays directly, w[c, j], rather than through a row view w[c]: making a view costs
+# more than a short inner loop does. (Eight rows of w at a time for one or two rows of
+# x measured no faster.)
 
 @njit(cache=True, fastmath=FASTMATH)
-def _rows3(x, r, c, w, out):
+def _rows3(x, r, c, w, out, N):
+    """Three rows of x, four rows of w."""
     a0, a1, a2, a3 = x[r, c], x[r, c + 1], x[r, c + 2], x[r, c + 3]
     b0, b1, b2, b3 = x[r + 1, c], x[r + 1, c + 1], x[r + 1, c + 2], x[r + 1, c + 3]
     d0, d1, d2, d3 = x[r + 2, c], x[r + 2, c + 1], x[r + 2, c + 2], x[r + 2, c + 3]
-    for j in range(out.shape[1]):
+    for j in range(N):
         v0, v1, v2, v3 = w[c, j], w[c + 1, j], w[c + 2, j], w[c + 3, j]
         out[r, j] += (a0 * v0 + a1 * v1) + (a2 * v2 + a3 * v3)
         out[r + 1, j] += (b0 * v0 + b1 * v1) + (b2 * v2 + b3 * v3)
@@ -102,39 +106,42 @@ def _rows3(x, r, c, w, out):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _rows2(x, r, c, w, out):
+def _rows2(x, r, c, w, out, N):
+    """Two rows of x, four rows of w."""
     a0, a1, a2, a3 = x[r, c], x[r, c + 1], x[r, c + 2], x[r, c + 3]
     b0, b1, b2, b3 = x[r + 1, c], x[r + 1, c + 1], x[r + 1, c + 2], x[r + 1, c + 3]
-    for j in range(out.shape[1]):
+    for j in range(N):
         v0, v1, v2, v3 = w[c, j], w[c + 1, j], w[c + 2, j], w[c + 3, j]
         out[r, j] += (a0 * v0 + a1 * v1) + (a2 * v2 + a3 * v3)
         out[r + 1, j] += (b0 * v0 + b1 * v1) + (b2 * v2 + b3 * v3)
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _rows1(x, r, c, w, out):
+def _rows1(x, r, c, w, out, N):
+    """One row of x, four rows of w."""
     a0, a1, a2, a3 = x[r, c], x[r, c + 1], x[r, c + 2], x[r, c + 3]
-    for j in range(out.shape[1]):
+    for j in range(N):
         out[r, j] += (a0 * w[c, j] + a1 * w[c + 1, j]) + (a2 * w[c + 2, j] + a3 * w[c + 3, j])
 
 
 @njit(cache=True, fastmath=FASTMATH)
 def _accumulate_rows(x, w, part, c0, c1):
-    """part (R,N) += x[:, c0:c1] @ w[c0:c1, :N], reading w[c0:c1] once, in order."""
-    R, N = part.shape
+    """part[:, :N] += x[:, c0:c1] @ w[c0:c1, :], reading w[c0:c1] once, in order."""
+    R = x.shape[0]
+    N = w.shape[1]
     c = c0
     while c + 4 <= c1:
         r = 0                           # rows in groups of 3, then a pair or a single
         while R - r >= 5 or R - r == 3:
-            _rows3(x, r, c, w, part)
+            _rows3(x, r, c, w, part, N)
             r += 3
         if R - r == 4:
-            _rows2(x, r, c, w, part)
+            _rows2(x, r, c, w, part, N)
             r += 2
         if R - r == 2:
-            _rows2(x, r, c, w, part)
+            _rows2(x, r, c, w, part, N)
         elif R - r == 1:
-            _rows1(x, r, c, w, part)
+            _rows1(x, r, c, w, part, N)
         c += 4
     while c < c1:                       # the last C % 4 rows of w, one at a time
         for r in range(R):
@@ -142,6 +149,17 @@ def _accumulate_rows(x, w, part, c0, c1):
             for j in range(N):
                 part[r, j] += xv * w[c, j]
         c += 1
+
+
+@njit(cache=True)
+def _padded_width(N, itemsize):
+    """Row length for the partial sums: N or a little more, so that consecutive rows
+    start 1088 bytes apart modulo 4 KB. With N = 1024 floats the rows would sit at the
+    same offset of their 4 KB pages, and the CPU stalls a load behind an earlier store
+    whose address looks the same in its low 12 bits ("4K aliasing"): R = 3 then ran at
+    half speed. (A 64-byte shift is not enough: the loop itself moves 64 bytes a step.)"""
+    page, shift = 4096 // itemsize, 1088 // itemsize
+    return N + (shift - N) % page
 
 
 @njit(cache=True)
@@ -157,11 +175,12 @@ def _row_blocks(C, n_blocks):
 
 @njit(cache=True, fastmath=FASTMATH, parallel=True)
 def _linear_rows_parallel(x, w, out, n_threads):
+    """out = x @ w with the rows of w split into one contiguous block per thread."""
     R, C = x.shape
     N = w.shape[1]
     n_blocks = max(1, min(n_threads, C // 64))           # one block of rows per thread
     starts = _row_blocks(C, n_blocks)
-    part = np.zeros((n_blocks, R, N), out.dtype)          # one partial sum per block
+    part = np.zeros((n_blocks, R, _padded_width(N, out.itemsize)), out.dtype)  # per block
     for b in prange(n_blocks):
         _accumulate_rows(x, w, part[b], starts[b], starts[b + 1])
     for r in range(R):                                    # add them up (R x N: small)
@@ -175,8 +194,13 @@ def _linear_rows_parallel(x, w, out, n_threads):
 
 @njit(cache=True, fastmath=FASTMATH)
 def _linear_rows_serial(x, w, out):
-    out[:] = 0
-    _accumulate_rows(x, w, out, 0, x.shape[1])
+    """out = x @ w on one thread: the same loops, one block."""
+    R, N = out.shape
+    part = np.zeros((R, _padded_width(N, out.itemsize)), out.dtype)
+    _accumulate_rows(x, w, part, 0, x.shape[1])
+    for r in range(R):
+        for j in range(N):
+            out[r, j] = part[r, j]
     return out
 
 
@@ -247,33 +271,52 @@ def swiglu_rows(a, b):
 # 4. attention_over_cache: R query rows over the first n cached positions of every head.
 #
 # Per head, three steps that each read their data once for all R rows:
-#   scores = q k^T * scale   one pass over the n keys, four keys at a time: one load of
-#                            q[r] serves four dot products (and float32 accumulators,
-#                            so they vectorize 16 wide);
-#   probs  = softmax(scores) per row, over s < n only;
+#   scores = q k^T * scale   one pass over the n keys, four keys and two query rows at a
+#                            time: eight dot products share their loads (float32
+#                            accumulators, so they vectorize 16 wide);
+#   probs  = softmax(scores) per row, over s < n only (exp vectorized, see _exp_float32);
 #   out    = probs v         one pass over the n values, four at a time (as linear_rows).
 # Positions n.. of the cache are never read. Heads are independent: the parallel loop
 # runs over heads, and each head writes only its own scratch rows and outputs.
 
 @njit(cache=True, fastmath=FASTMATH)
-def _head_scores(q, k, n, scale, h, scores):
-    """scores[r, s] = q[r,h] . k[h,s] * scale for s < n."""
+def _head_scores(q, k, n, scale, h, scores, zero):
+    """scores[r, s] = q[r,h] . k[h,s] * scale for s < n. `zero` is a 0 of the data's
+    type (a literal 0.0 would make the sums float64 and halve the vector width)."""
     R, D = q.shape[0], q.shape[2]
-    zero = np.zeros(1, scores.dtype)[0]      # a 0 of the data's type (0.0 is float64)
     s = 0
     while s + 4 <= n:
-        for r in range(R):
+        r = 0
+        while r + 2 <= R:                        # two query rows x four keys
+            a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = zero
+            for d in range(D):
+                k0, k1, k2, k3 = k[h, s, d], k[h, s + 1, d], k[h, s + 2, d], k[h, s + 3, d]
+                qa, qb = q[r, h, d], q[r + 1, h, d]
+                a0 += qa * k0
+                a1 += qa * k1
+                a2 += qa * k2
+                a3 += qa * k3
+                b0 += qb * k0
+                b1 += qb * k1
+                b2 += qb * k2
+                b3 += qb * k3
+            scores[r, s], scores[r, s + 1] = a0 * scale, a1 * scale
+            scores[r, s + 2], scores[r, s + 3] = a2 * scale, a3 * scale
+            scores[r + 1, s], scores[r + 1, s + 1] = b0 * scale, b1 * scale
+            scores[r + 1, s + 2], scores[r + 1, s + 3] = b2 * scale, b3 * scale
+            r += 2
+        if r < R:                                # the last row when R is odd
             a0 = a1 = a2 = a3 = zero
             for d in range(D):
-                qd = q[r, h, d]
-                a0 += qd * k[h, s, d]
-                a1 += qd * k[h, s + 1, d]
-                a2 += qd * k[h, s + 2, d]
-                a3 += qd * k[h, s + 3, d]
+                qa = q[r, h, d]
+                a0 += qa * k[h, s, d]
+                a1 += qa * k[h, s + 1, d]
+                a2 += qa * k[h, s + 2, d]
+                a3 += qa * k[h, s + 3, d]
             scores[r, s], scores[r, s + 1] = a0 * scale, a1 * scale
             scores[r, s + 2], scores[r, s + 3] = a2 * scale, a3 * scale
         s += 4
-    while s < n:
+    while s < n:                                 # the last n % 4 keys
         for r in range(R):
             a0 = zero
             for d in range(D):
@@ -282,21 +325,57 @@ def _head_scores(q, k, n, scale, h, scores):
         s += 1
 
 
+# exp for float32, as a polynomial the compiler can vectorize. Numba calls the C
+# library's expf once per value (it has no vector exp unless Intel's SVML is installed),
+# and that made the softmax as slow as the two passes over the keys and values.
+#     e^x = 2^k e^f, k = round(x / ln 2) an integer, f = x - k ln 2 with |f| <= ln(2)/2;
+#     k ln 2 is subtracted in two parts (Cody and Waite), LN2_HI with few enough bits that
+#     k * LN2_HI is exact, then LN2_LO, so f keeps float32 precision even for x = -80;
+#     e^f by its Taylor series to degree 6 (relative error < 2e-7 for |f| <= 0.35);
+#     2^k is the float32 whose exponent bits are k + 127, written as an integer.
+# x is clamped at -126 ln 2 (so 2^k stays a normal float32): weights below e^-87 come
+# out 1.2e-38 instead of ~0, nothing beside the row maximum's weight of 1. Compiled
+# without reassociation, which could merge the two parts of k ln 2 back into one.
+LOG2E = np.float32(1.4426950408889634)
+LN2_HI, LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)
+X_LOWEST, HALF = np.float32(-126.0 * math.log(2.0)), np.float32(0.5)
+EXP_COEFFS = tuple(np.float32(1.0 / math.factorial(i)) for i in range(7))
+
+
+@njit(cache=True, fastmath={"contract", "nsz"})
+def _exp_float32(row, n, m, bits):
+    """row[s] = exp(row[s] - m) for s < n, float32; bits (>= n int32) is scratch."""
+    c0, c1, c2, c3, c4, c5, c6 = EXP_COEFFS
+    for s in range(n):
+        x = max(row[s] - m, X_LOWEST)
+        k = np.floor(x * LOG2E + HALF)
+        f = (x - k * LN2_HI) - k * LN2_LO
+        row[s] = c0 + f * (c1 + f * (c2 + f * (c3 + f * (c4 + f * (c5 + f * c6)))))
+        bits[s] = (np.int32(k) + 127) << 23
+    two_to_k = bits.view(np.float32)
+    for s in range(n):
+        row[s] *= two_to_k[s]
+
+
 @njit(cache=True, fastmath=FASTMATH)
-def _softmax_rows(scores, n):
+def _softmax_rows(scores, n, bits):
     """Softmax of scores[r, :n] in place, subtracting each row's maximum first."""
     for r in range(scores.shape[0]):
-        m = scores[r, 0]
+        row = scores[r]
+        m = row[0]
         for s in range(1, n):
-            m = max(m, scores[r, s])
+            m = max(m, row[s])
+        if row.itemsize == 4:
+            _exp_float32(row, n, m, bits)
+        else:                                    # float64: the library exp
+            for s in range(n):
+                row[s] = np.exp(row[s] - m)
         total = 0.0
         for s in range(n):
-            e = np.exp(scores[r, s] - m)
-            scores[r, s] = e
-            total += e
+            total += row[s]
         inv = 1.0 / total
         for s in range(n):
-            scores[r, s] *= inv
+            row[s] *= inv
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -323,10 +402,12 @@ def _head_values(probs, v, n, h, acc):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _attend_head(q, k, v, n, scale, h, scores, acc, out):
-    """Head h of attention_over_cache; scores (R, >=n) and acc (R,D) are scratch."""
-    _head_scores(q, k, n, scale, h, scores)
-    _softmax_rows(scores, n)
+def _attend_head(q, k, v, n, scale, h, scores, bits, acc, out):
+    """Head h of attention_over_cache; scores (R, >=n), bits (>=n) and acc (R,D) are
+    this head's scratch."""
+    zero = np.zeros(1, q.dtype)[0]
+    _head_scores(q, k, n, scale, h, scores, zero)
+    _softmax_rows(scores, n, bits)
     _head_values(scores, v, n, h, acc)
     for r in range(q.shape[0]):
         for d in range(q.shape[2]):
@@ -337,9 +418,10 @@ def _attend_head(q, k, v, n, scale, h, scores, acc, out):
 def _attention_parallel(q, k, v, n, scale, out):
     R, H, D = q.shape
     scores = np.empty((H, R, max(n, 1)), q.dtype)        # scratch, one block per head
+    bits = np.empty((H, max(n, 1)), np.int32)
     acc = np.empty((H, R, D), q.dtype)
     for h in prange(H):
-        _attend_head(q, k, v, n, scale, h, scores[h], acc[h], out)
+        _attend_head(q, k, v, n, scale, h, scores[h], bits[h], acc[h], out)
     return out
 
 
@@ -347,9 +429,10 @@ def _attention_parallel(q, k, v, n, scale, out):
 def _attention_serial(q, k, v, n, scale, out):
     R, H, D = q.shape
     scores = np.empty((R, max(n, 1)), q.dtype)
+    bits = np.empty(max(n, 1), np.int32)
     acc = np.empty((R, D), q.dtype)
     for h in range(H):
-        _attend_head(q, k, v, n, scale, h, scores, acc, out)
+        _attend_head(q, k, v, n, scale, h, scores, bits, acc, out)
     return out
 
 
@@ -426,21 +509,23 @@ def _threading_layer() -> str:
 
 
 def warmup(dtype="float32") -> float:
-    """Compile (or load from the cache) every kernel for `dtype` by calling it once on
-    tiny inputs, in the layouts a decode step passes; return the seconds it took."""
+    """Compile (or load from Numba's cache) every kernel for `dtype`, serial and parallel
+    versions, by calling each once on tiny inputs in the layouts a decode step passes.
+    Returns the seconds it took: the compile time on a first run, much less once cached."""
     dtype = np.dtype(dtype)
     start = time.perf_counter()
     rng = np.random.default_rng(0)
-    for R in (1, 2):
-        x = rng.standard_normal((R, 8)).astype(dtype)
-        w = rng.standard_normal((8, 12)).astype(dtype)
-        linear_rows(x, w)
-        linear_rows_serial(x, w)
-        rmsnorm_rows(x, np.ones(8, dtype), 1e-6)
-        swiglu_rows(x, x)
-        q = rng.standard_normal((R, 2, 4)).astype(dtype)
-        rope_rows(q, np.ones(2, dtype), np.zeros(2, dtype))
-        cache = rng.standard_normal((1, 2, 2, 5, 4)).astype(dtype)   # like cache.k
-        attention_over_cache(q, cache[0, 0], cache[0, 1], 3, 0.5)
-        attention_over_cache_serial(q, cache[0, 0], cache[0, 1], 3, 0.5)
+    x = rng.standard_normal((2, 8)).astype(dtype)
+    w = rng.standard_normal((8, 12)).astype(dtype)
+    _linear_rows_parallel(x, w, np.empty((2, 12), dtype), numba.get_num_threads())
+    linear_rows(x, w)
+    linear_rows_serial(x, w)
+    rmsnorm_rows(x, np.ones(8, dtype), 1e-6)
+    swiglu_rows(x, x)
+    q = rng.standard_normal((2, 2, 4)).astype(dtype)
+    rope_rows(q, np.ones(2, dtype), np.zeros(2, dtype))
+    cache = rng.standard_normal((1, 2, 2, 5, 4)).astype(dtype)       # like cache.k
+    _attention_parallel(q, cache[0, 0], cache[0, 1], 3, 0.5, np.empty_like(q))
+    attention_over_cache(q, cache[0, 0], cache[0, 1], 3, 0.5)
+    attention_over_cache_serial(q, cache[0, 0], cache[0, 1], 3, 0.5)
     return time.perf_counter() - start
