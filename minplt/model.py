@@ -432,6 +432,13 @@ def cross_entropy_backward(probs, targets):
     return dlogits / n
 
 
+def weight_grad(x, dy):
+    """Gradient of a weight used as y = x @ w, summed over every leading axis:
+    (..., C_in), (..., C_out) -> (C_in, C_out). One BLAS product (an einsum over b, t
+    would be 5-10x slower)."""
+    return x.reshape(-1, x.shape[-1]).T @ dy.reshape(-1, dy.shape[-1])
+
+
 def split_heads(x, H):   # (B,T,C) -> (B,H,T,D)
     B, T, C = x.shape
     return x.reshape(B, T, H, C // H).transpose(0, 2, 1, 3)
@@ -582,17 +589,17 @@ def block_backward(params, cfg, j, dout, c, grads, dshared, cos, sin):
     H, D = cfg.n_head, cfg.head_size
     scale = 1.0 / math.sqrt(D)
     # forward: out = u_mid + z @ w2, z = swiglu(m w1, m w3), m = rmsnorm(u_mid)
-    grads[p + "w2"] += np.einsum("btf,btc->fc", c["z"], dout)
+    grads[p + "w2"] += weight_grad(c["z"], dout)
     dz = dout @ params[p + "w2"].T                                       # (B,T,F)
     dh1, dh3 = swiglu_backward(dz, c["h1"], c["h3"])
-    grads[p + "w1"] += np.einsum("btc,btf->cf", c["m"], dh1)
-    grads[p + "w3"] += np.einsum("btc,btf->cf", c["m"], dh3)
+    grads[p + "w1"] += weight_grad(c["m"], dh1)
+    grads[p + "w3"] += weight_grad(c["m"], dh3)
     dm = dh1 @ params[p + "w1"].T + dh3 @ params[p + "w3"].T             # (B,T,C)
     dx, dg = rmsnorm_backward(dm, c["u_mid"], params[p + "mlp_norm"], c["rstd_mlp"])
     grads[p + "mlp_norm"] += dg
     du_mid = dout + dx
     # forward: u_mid = u + y @ wo
-    grads[p + "wo"] += np.einsum("btc,btd->cd", c["y"], du_mid)
+    grads[p + "wo"] += weight_grad(c["y"], du_mid)
     dy = split_heads(du_mid @ params[p + "wo"].T, H)                     # (B,H,T,D)
     da = np.zeros_like(c["a"])
     q = c["q"]
@@ -611,7 +618,7 @@ def block_backward(params, cfg, j, dout, c, grads, dshared, cos, sin):
         g = gate.transpose(0, 2, 1)[..., None]                           # (B,H,T,1)
         dgate = np.sum((c["y_glob"] - c["y_loc"]) * dy, axis=-1).transpose(0, 2, 1)  # (B,T,H)
         dpre = dgate * gate * (1.0 - gate)                   # through the sigmoid
-        grads[p + "gate_w"] += np.einsum("btc,bth->ch", c["a"], dpre)
+        grads[p + "gate_w"] += weight_grad(c["a"], dpre)
         grads[p + "gate_b"] += dpre.sum(axis=(0, 1))
         da += dpre @ params[p + "gate_w"].T
         k1, v1 = c["shared_kv"]
@@ -626,13 +633,13 @@ def block_backward(params, cfg, j, dout, c, grads, dshared, cos, sin):
         dv = dv + dshared[j][1]
     # forward: q = rope(a wq), k = rope(a wk), v = a wv
     dq = merge_heads(rope_backward(dq, cos, sin))                        # (B,T,C)
-    grads[p + "wq"] += np.einsum("btc,btd->cd", c["a"], dq)
+    grads[p + "wq"] += weight_grad(c["a"], dq)
     da += dq @ params[p + "wq"].T
     if dk is not None:
         dk = merge_heads(rope_backward(dk, cos, sin))
         dv = merge_heads(dv)
-        grads[p + "wk"] += np.einsum("btc,btd->cd", c["a"], dk)
-        grads[p + "wv"] += np.einsum("btc,btd->cd", c["a"], dv)
+        grads[p + "wk"] += weight_grad(c["a"], dk)
+        grads[p + "wv"] += weight_grad(c["a"], dv)
         da += dk @ params[p + "wk"].T + dv @ params[p + "wv"].T
     dx, dg = rmsnorm_backward(da, c["u"], params[p + "attn_norm"], c["rstd_attn"])
     grads[p + "attn_norm"] += dg
@@ -648,7 +655,7 @@ def backward(params, cfg: Config, cache) -> dict[str, np.ndarray]:
     cos, sin = cache["cos"], cache["sin"]
     dlogits = cross_entropy_backward(cache["probs"], cache["targets"])   # (B,T,V)
     # forward: logits = hn @ lm_head, hn = rmsnorm(h^(L); norm_f)
-    grads["lm_head"] += np.einsum("btc,btv->cv", cache["hn"], dlogits)
+    grads["lm_head"] += weight_grad(cache["hn"], dlogits)
     dhn = dlogits @ params["lm_head"].T                                  # (B,T,C)
     dh, dg = rmsnorm_backward(dhn, cache["loops"][-1]["h"], params["norm_f"], cache["rstd_f"])
     grads["norm_f"] += dg

@@ -65,6 +65,15 @@ def test_linear_rows_any_split_of_the_weight_rows(rng, n_threads):
     assert_close(out, M.linear_rows(x, w), 1e-5)
 
 
+def test_linear_rows_public_entry_runs_the_parallel_kernel_on_big_weights(rng):
+    """Above PARALLEL_MIN_VALUES weights, linear_rows takes the parallel path."""
+    C, N = 640, 457
+    assert C * N >= K.PARALLEL_MIN_VALUES
+    x = rng.standard_normal((3, C)).astype(np.float32)
+    w = rng.standard_normal((C, N)).astype(np.float32)
+    assert_close(K.linear_rows(x, w), M.linear_rows(x, w), 1e-5)
+
+
 def test_linear_rows_of_a_row_view(rng):
     """Rows taken out of a bigger array (as the decode step does) work the same."""
     big = rng.standard_normal((4, 37)).astype(np.float32)
@@ -148,6 +157,15 @@ def test_exp_float32_matches_the_library_exp():
     normal = x > -87.0
     assert np.max(np.abs(row[normal] - ref[normal]) / ref[normal]) < 1e-6
     assert np.all(np.isfinite(row)) and np.all(row[~normal] > 0) and np.all(row[~normal] < 1e-37)
+
+
+def test_attention_over_cache_public_entry_runs_the_parallel_kernel_on_long_caches(rng):
+    H, cap, D, n = 4, 600, 64, 517
+    assert 2 * H * n * D >= K.PARALLEL_MIN_VALUES
+    q = rng.standard_normal((3, H, D)).astype(np.float32)
+    k, v = cache_slices(rng, np.float32, H, cap, D, n)
+    got = K.attention_over_cache(q, k, v, n, 0.125)
+    assert_close(got, M.attention_over_cache(q, k, v, n, 0.125), 1e-5)
 
 
 def test_attention_over_cache_one_position_returns_its_value(rng):
