@@ -155,14 +155,9 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minplt.demo",
-                                     description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    try:
-        return run(parser.parse_args(argv)) or 0
-    except (ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    """`python -m minplt.demo` is `python -m minplt demo`."""
+    from minplt import cli
+    return cli.main(["demo", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
