@@ -35,6 +35,7 @@ import time
 
 import numpy as np
 
+from minplt import checkpoint
 from minplt import model as M
 
 DEFAULT_VARIANTS = "vanilla,loop-2,loop-3,plt-2,plt-3"
@@ -111,9 +112,7 @@ def load_average() -> float:
 # Decode
 
 def decode_config(variant: str, sizes: dict, capacity: int) -> M.Config:
-    family, loops = M.parse_variant(variant)
-    return M.make_config(family, None if family == "vanilla" else loops, "bench",
-                         vocab_size=sizes["vocab"], n_embd=sizes["width"],
+    return M.make_config(variant, preset="bench", vocab_size=sizes["vocab"], n_embd=sizes["width"],
                          n_head=sizes["heads"], d_ff=sizes["ffn"], n_layer=sizes["layers"],
                          block_size=max(capacity, 1))
 
@@ -330,9 +329,7 @@ def train_throughput(variants, sizes, seed, batch, seq, repeats, log):
     rows = []
     rng = np.random.default_rng(seed)
     for variant in variants:
-        family, loops = M.parse_variant(variant)
-        cfg = M.make_config(family, None if family == "vanilla" else loops, sizes["preset"],
-                            vocab_size=sizes["vocab"], block_size=seq)
+        cfg = M.make_config(variant, preset=sizes["preset"], vocab_size=sizes["vocab"], block_size=seq)
         params = M.init_params(cfg, seed)
         opt = M.AdamW(params, lr=1e-3)
         tokens = rng.integers(0, cfg.vocab_size, (batch, seq + 1))
@@ -521,7 +518,7 @@ def run(args) -> int:
 
     result = {"machine": machine,
               "config": {**big, "variants": variants, "sequential": sequential,
-                         "backends": backends, "window": M.PRESETS["bench"]["window"],
+                         "backends": backends, "window": M.PRESETS["bench"].window,
                          "dtype": "float32", "quick": bool(args.quick), "seed": args.seed,
                          "small": small if not args.no_small else None,
                          "train": train if not args.no_train else None},
@@ -590,12 +587,7 @@ def run(args) -> int:
         f"{machine['load_average_end']:.2f} after ({os.cpu_count()} CPUs)")
     for block in report:
         log(block)
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(out_dir, exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=1)
-    os.replace(tmp, args.out)
+    checkpoint.atomic_write(args.out, json.dumps(result, indent=1))
     log(f"\nwrote {args.out}")
     return 0
 

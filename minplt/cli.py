@@ -36,9 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     """`sample`: load a checkpoint, continue a prompt, print the result."""
-    from minplt import data, model
+    from minplt import checkpoint, data, model
 
-    ckpt = model.load_checkpoint(args.checkpoint)
+    ckpt = checkpoint.load(args.checkpoint)
     if "tokenizer" not in ckpt.meta:
         raise ValueError(f"checkpoint {args.checkpoint!r} has no tokenizer in its metadata; "
                          "was it written by `minplt train`?")

@@ -23,7 +23,7 @@ Parameters (a flat dict name -> array; NL blocks shared by all loops):
 
 Contents, in reading order:
     1. Config, presets and families       5. The training forward over a batch
-    2. Parameters, checkpoints             6. The hand-written backward
+    2. Parameters                          6. The hand-written backward
     3. Layers: forward/backward pairs      7. AdamW, clipping, learning-rate schedule
     4. Decode primitives (row ops)         8. Decoding: caches, prefill, the two schedules,
                                               generate
@@ -31,11 +31,7 @@ Contents, in reading order:
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import os
-import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -104,7 +100,7 @@ class Config:
     @property
     def variant(self) -> str:
         """Short name with the loop count, e.g. 'plt-2', 'loop-3', 'vanilla'."""
-        return "vanilla" if self.n_loops == 1 else f"{self.family}-{self.n_loops}"
+        return variant_name(self.family, self.n_loops)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -121,54 +117,70 @@ FAMILIES = {
     "loop+kvshare+gswa": (False, True, True),
 }
 
-# Named sizes. tiny: tests (runs a gradient check in seconds); small: the CPU lessons;
+# Named sizes, as configs (families and vocabularies are set by make_config).
+# tiny: tests (a gradient check in seconds); small: the CPU lessons;
 # bench: the decode benchmark's default (weights ~205 MB in float32, memory-bound).
 PRESETS = {
-    "tiny":  dict(n_embd=32, n_head=4, d_ff=64, n_layer=2, window=4, block_size=64),
-    "small": dict(n_embd=128, n_head=4, d_ff=352, n_layer=4, window=16, block_size=256),
-    "bench": dict(vocab_size=256, n_embd=1024, n_head=16, d_ff=2816, n_layer=4,
-                  window=64, block_size=2048),
+    "tiny":  Config(n_embd=32, n_head=4, d_ff=64, n_layer=2, window=4, block_size=64),
+    "small": Config(n_embd=128, n_head=4, d_ff=352, n_layer=4, window=16, block_size=256),
+    "bench": Config(vocab_size=256, n_embd=1024, n_head=16, d_ff=2816, n_layer=4,
+                    window=64, block_size=2048),
 }
+
+
+def parse_variant(name: str, n_loops: int | None = None) -> tuple[str, int]:
+    """The one place where a family and a loop count are reconciled:
+    'plt-2' -> ('plt', 2); 'vanilla' -> ('vanilla', 1); ('loop', 3) -> ('loop', 3).
+    Anything else ('vanilla-2', 'plt', 'plt-1') is a clear ValueError."""
+    family, count = name, None
+    if name not in FAMILIES:
+        family, _, loops = name.rpartition("-")
+        if family not in FAMILIES or not loops.isdigit():
+            raise ValueError(f"unknown variant {name!r}: write a family and a loop count, e.g. "
+                             f"'plt-2' or 'loop-3'; families: {', '.join(FAMILIES)}")
+        count = int(loops)
+        if n_loops is not None and n_loops != count:
+            raise ValueError(f"variant {name!r} has {count} loops, but n_loops={n_loops} was given")
+    n_loops = count if count is not None else n_loops
+    if family == "vanilla":
+        if n_loops not in (None, 1):
+            raise ValueError(f"family 'vanilla' has one loop, got {n_loops} ({name!r}); "
+                             f"use family 'loop', e.g. 'loop-{n_loops}', for a looped transformer")
+        return family, 1
+    if n_loops is None:
+        raise ValueError(f"unknown variant {name!r}: add a loop count, e.g. '{family}-2'")
+    if isinstance(n_loops, bool) or not isinstance(n_loops, (int, np.integer)) or n_loops < 2:
+        raise ValueError(f"family {family!r} needs an integer loop count >= 2, got "
+                         f"{n_loops!r}; use family 'vanilla' for one loop")
+    return family, int(n_loops)
+
+
+def variant_name(family: str, n_loops: int) -> str:
+    """The inverse of parse_variant: ('plt', 2) -> 'plt-2', ('vanilla', 1) -> 'vanilla'."""
+    return "vanilla" if family == "vanilla" else f"{family}-{n_loops}"
 
 
 def make_config(family: str = "plt", n_loops: int | None = None, preset: str = "tiny",
                 **overrides) -> Config:
-    """A config from a family name, a loop count and a preset, e.g.
-    make_config("plt", 3, "small", vocab_size=40)."""
-    if family not in FAMILIES:
-        raise ValueError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+    """A config from a family (or a variant name) and a preset, plus field overrides:
+    make_config("plt", 3, "small", vocab_size=40) == make_config("plt-3", preset="small",
+    vocab_size=40)."""
+    if family in FAMILIES and family != "vanilla" and n_loops is None:
+        n_loops = 2                                  # a looped family alone: 2 loops
+    family, n_loops = parse_variant(family, n_loops)
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    if family == "vanilla":
-        if n_loops not in (None, 1):
-            raise ValueError(f"family 'vanilla' has one loop, got n_loops={n_loops}; "
-                             "use family 'loop' for a looped transformer")
-        n_loops = 1
-    elif n_loops is None:
-        n_loops = 2
-    elif n_loops < 2:
-        raise ValueError(f"family {family!r} needs n_loops >= 2, got {n_loops}; "
-                         "use family 'vanilla' for one loop")
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(Config)})
+    if unknown:
+        raise ValueError(f"unknown config field(s) {', '.join(unknown)}; the fields are "
+                         f"{', '.join(f.name for f in dataclasses.fields(Config))}")
     clp, kv_share, gswa = FAMILIES[family]
-    kwargs = dict(PRESETS[preset])
-    kwargs.update(n_loops=n_loops, clp=clp, kv_share=kv_share, gswa=gswa)
-    kwargs.update(overrides)
-    return Config(**kwargs)
-
-
-def parse_variant(name: str) -> tuple[str, int]:
-    """'plt-2' -> ('plt', 2); 'vanilla' -> ('vanilla', 1); 'loop+clp-3' -> ('loop+clp', 3)."""
-    if name == "vanilla":
-        return "vanilla", 1
-    family, _, loops = name.rpartition("-")
-    if family not in FAMILIES or not loops.isdigit():
-        raise ValueError(f"unknown variant {name!r}: write a family and a loop count, e.g. "
-                         f"'plt-2' or 'loop-3'; families: {', '.join(FAMILIES)}")
-    return family, int(loops)
+    return dataclasses.replace(PRESETS[preset], n_loops=n_loops, clp=clp, kv_share=kv_share,
+                               gswa=gswa, **overrides)
 
 
 # ----------------------------------------------------------------------------------------
-# 2. Parameters and checkpoints
+# 2. Parameters (checkpoint files: checkpoint.py)
 
 def param_shapes(cfg: Config) -> dict[str, tuple]:
     C, F, V, H = cfg.n_embd, cfg.d_ff, cfg.vocab_size, cfg.n_head
@@ -216,87 +228,6 @@ def init_params(cfg: Config, seed: int = 0) -> dict[str, np.ndarray]:
 
 def count_params(params: dict[str, np.ndarray]) -> int:
     return int(sum(p.size for p in params.values()))
-
-
-FORMAT_VERSION = 1
-
-
-def atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """np.savez to a temporary file in the same folder, fsync, then rename over `path`:
-    a crash mid-write leaves the previous file intact."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600; follow the umask instead
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def save_checkpoint(path: str, params: dict, cfg: Config, meta: dict | None = None,
-                    extra: dict[str, np.ndarray] | None = None) -> None:
-    """One .npz: the parameters, the config and `meta` (JSON: tokenizer, step, ...) and
-    optional `extra` arrays (optimizer state), written atomically."""
-    header = {"format_version": FORMAT_VERSION, "config": cfg.to_dict(), "meta": meta or {}}
-    arrays = {"__header__": np.array(json.dumps(header))}
-    arrays.update({f"param/{k}": v for k, v in params.items()})
-    arrays.update({f"extra/{k}": v for k, v in (extra or {}).items()})
-    atomic_savez(path, arrays)
-
-
-@dataclass
-class Checkpoint:
-    params: dict
-    config: Config
-    meta: dict
-    extra: dict = field(default_factory=dict)
-
-
-def load_checkpoint(path: str) -> Checkpoint:
-    """Load and check a checkpoint; every problem is a clear error naming it."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"checkpoint {path!r} does not exist (train one with "
-                                "`python -m minplt train --out PATH`)")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise ValueError(f"checkpoint {path!r} is not a readable .npz file (truncated or "
-                         f"corrupt?): {e}") from None
-    if "__header__" not in arrays:
-        raise ValueError(f"{path!r} is an .npz file but not a minplt checkpoint (no header)")
-    header = json.loads(str(arrays.pop("__header__")))
-    version = header.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ValueError(f"checkpoint {path!r} has format version {version}, this minplt "
-                         f"reads version {FORMAT_VERSION}; retrain or use a matching minplt")
-    cfg = Config(**header["config"])
-    params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
-    extra = {k[len("extra/"):]: v for k, v in arrays.items() if k.startswith("extra/")}
-    expected = param_shapes(cfg)
-    missing = sorted(set(expected) - set(params))
-    unknown = sorted(set(params) - set(expected))
-    if missing or unknown:
-        raise ValueError(f"checkpoint {path!r} does not match its config: missing "
-                         f"{missing or 'none'}, unexpected {unknown or 'none'}")
-    for name, shape in expected.items():
-        if params[name].shape != shape:
-            raise ValueError(f"checkpoint {path!r}: parameter {name} has shape "
-                             f"{params[name].shape}, its config says {shape}")
-        if not np.all(np.isfinite(params[name])):
-            raise ValueError(f"checkpoint {path!r}: parameter {name} contains NaN or inf; "
-                             "the run that wrote it diverged; use an earlier checkpoint")
-        params[name] = params[name].astype(cfg.dtype)
-    return Checkpoint(params, cfg, header.get("meta", {}), extra)
 
 
 def check_tokens(tokens, cfg: Config, what: str = "tokens", ndim: int | None = None):

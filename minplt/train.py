@@ -13,7 +13,7 @@ What a run guarantees, and how:
     the state of the random generator that draws the training batches. Validation
     batches come from a generator of their own, so evaluating never moves the
     training stream.
-  * A checkpoint on disk is always complete: model.save_checkpoint writes a temporary
+  * A checkpoint on disk is always complete: checkpoint.save writes a temporary
     file and renames it, so an interrupted write leaves the previous checkpoint.
   * Ctrl-C finishes the current step, saves a checkpoint and stops (exit code 130).
   * A NaN or infinite loss or gradient stops the run, naming the step, and the last
@@ -29,14 +29,13 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from minplt import data as datalib
-from minplt import model
+from minplt import checkpoint, model
 
 # Defaults of the `train` command. The toy tasks like a larger learning rate than text
 # would; 3e-3 with a short warm-up suits the tiny and small presets.
@@ -101,20 +100,19 @@ def build_config(variant: str, preset: str, vocab_size: int, block_size: int,
     """A model.Config for `variant` ('plt-2', 'loop-3', 'vanilla', ...). Overrides that
     are None keep the preset's value; a new width alone keeps the preset's ratio F/C.
     block_size is raised to the data's sequence length when that is longer."""
-    family, n_loops = model.parse_variant(variant)
+    model.parse_variant(variant)                   # 'plt' alone is not a variant: say so
     if preset not in model.PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(model.PRESETS)}")
     base = model.PRESETS[preset]
     overrides = dict(vocab_size=vocab_size, dtype=dtype,
-                     block_size=max(block_size, base["block_size"]))
+                     block_size=max(block_size, base.block_size))
     if width is not None and ffn is None:          # a multiple of 8, as in the presets
-        ffn = max(8, round(width * base["d_ff"] / base["n_embd"] / 8) * 8)
+        ffn = max(8, round(width * base.d_ff / base.n_embd / 8) * 8)
     for key, value in (("n_embd", width), ("n_layer", layers), ("n_head", heads),
                        ("d_ff", ffn), ("window", window)):
         if value is not None:
             overrides[key] = value
-    return model.make_config(family, None if family == "vanilla" else n_loops, preset,
-                             **overrides)
+    return model.make_config(variant, preset=preset, **overrides)
 
 
 # ----------------------------------------------------------------------------------------
@@ -374,7 +372,7 @@ def _duration(seconds: float) -> str:
 def save_training_checkpoint(path, params, cfg, optimizer, state, rows, losses, elapsed,
                              meta) -> None:
     """The checkpoint of state.step completed steps: model, AdamW moments (as `extra`),
-    data-generator state, log so far. Written atomically by model.save_checkpoint, and
+    data-generator state, log so far. Written atomically by checkpoint.save, and
     never with NaN parameters, so a diverging run cannot replace a good checkpoint."""
     for name, value in params.items():
         if not np.all(np.isfinite(value)):
@@ -383,7 +381,7 @@ def save_training_checkpoint(path, params, cfg, optimizer, state, rows, losses, 
     meta = dict(meta, step=state.step, elapsed=elapsed, log=rows, rng_state=state.rng_state)
     extra = optimizer.state_arrays()
     extra["losses"] = np.array(losses, dtype=np.float64)
-    model.save_checkpoint(path, params, cfg, meta=meta, extra=extra)
+    checkpoint.save(path, params, cfg, meta=meta, extra=extra)
 
 
 def restore(path, cfg, params, optimizer, rng) -> tuple[int, list, list, float]:
@@ -394,7 +392,7 @@ def restore(path, cfg, params, optimizer, rng) -> tuple[int, list, list, float]:
     if not os.path.exists(path):
         raise FileNotFoundError(f"cannot resume: there is no checkpoint {path} "
                                 "(start without --resume to begin a new run)")
-    ckpt = model.load_checkpoint(path)
+    ckpt = checkpoint.load(path)
     if ckpt.config != cfg:
         theirs, ours = ckpt.config.to_dict(), cfg.to_dict()
         diff = ", ".join(f"{k} {theirs[k]} vs {ours[k]}" for k in ours if theirs[k] != ours[k])
@@ -411,22 +409,6 @@ def restore(path, cfg, params, optimizer, rng) -> tuple[int, list, list, float]:
             float(ckpt.meta.get("elapsed", 0.0)))
 
 
-def _atomic_write_text(path: str, text: str) -> None:
-    """Write a text file through a temporary file and a rename, like the checkpoints."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)     # mkstemp makes it private; a log is not
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write_logs(out_dir, rows) -> None:
     """DIR/log.csv (columns LOG_COLUMNS, empty where not measured) and DIR/log.json."""
     if not out_dir:
@@ -437,8 +419,8 @@ def write_logs(out_dir, rows) -> None:
     writer.writerow(LOG_COLUMNS)
     for row in rows:
         writer.writerow(["" if row.get(c) is None else repr(row[c]) for c in LOG_COLUMNS])
-    _atomic_write_text(os.path.join(out_dir, "log.csv"), buffer.getvalue())
-    _atomic_write_text(os.path.join(out_dir, "log.json"), json.dumps(rows, indent=1))
+    checkpoint.atomic_write(os.path.join(out_dir, "log.csv"), buffer.getvalue())
+    checkpoint.atomic_write(os.path.join(out_dir, "log.json"), json.dumps(rows, indent=1))
 
 
 # ----------------------------------------------------------------------------------------
@@ -502,7 +484,7 @@ def resolve_settings(args) -> dict:
         if not os.path.exists(path):
             raise FileNotFoundError(f"cannot resume: there is no checkpoint {path} "
                                     "(start without --resume to begin a new run)")
-        settings.update(model.load_checkpoint(path).meta.get("run", {}))
+        settings.update(checkpoint.load(path).meta.get("run", {}))
     settings.update({k: v for k, v in vars(args).items() if k in DEFAULTS and v is not None})
     return settings
 
@@ -510,7 +492,7 @@ def resolve_settings(args) -> dict:
 def run(args) -> int:
     """The `train` command. Returns 0, 1 if training diverged, or 130 after Ctrl-C."""
     s = resolve_settings(args)
-    data = make_data(s["data"], s["block_size"] or model.PRESETS[s["preset"]]["block_size"],
+    data = make_data(s["data"], s["block_size"] or model.PRESETS[s["preset"]].block_size,
                      s["hops"], s["length"], s["loss_on"])
     config = build_config(s["variant"], s["preset"], data.tokenizer.vocab_size,
                           data.block_size, s["dtype"], s["width"], s["layers"], s["heads"],

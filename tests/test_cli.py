@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from minplt import cli, data
+from minplt import checkpoint, cli, data
 from minplt import model as M
 
 
@@ -28,7 +28,7 @@ def task_checkpoint(tmp_path):
     cfg = M.make_config("plt", 2, "tiny", vocab_size=task.tokenizer.vocab_size,
                         block_size=task.seq_len)
     path = tmp_path / "ckpt.npz"
-    M.save_checkpoint(str(path), M.init_params(cfg, 0), cfg,
+    checkpoint.save(str(path), M.init_params(cfg, 0), cfg,
                       meta={"tokenizer": task.tokenizer.to_dict(),
                             "data": {"kind": "task", "name": "multihop",
                                      "kwargs": task.config()}})

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from minplt import cli, demo, experiments, model
+from minplt import checkpoint, cli, demo, experiments, model
 
 
 def test_ablate_quick_writes_every_row(tmp_path, capsys):
@@ -38,7 +38,7 @@ def test_demo_quick_trains_compares_and_answers(tmp_path, capsys):
     printed = capsys.readouterr().out
     for name in demo.VARIANTS:
         assert f"| {name} |" in printed
-        assert model.load_checkpoint(str(out / name / "ckpt.npz")).config.variant == name
+        assert checkpoint.load(str(out / name / "ckpt.npz")).config.variant == name
     assert "expected" in printed and str(out) in printed
     for name in ("schedule.png", "latency.png", "curves.png", "accuracy_vs_latency.png"):
         assert (out / name).stat().st_size > 0, name

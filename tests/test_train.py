@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from minplt import data, model
+from minplt import checkpoint, data, model
 from minplt import train as tr
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,7 +70,7 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path):
 
 def test_checkpoint_meta_rebuilds_tokenizer_and_data(tmp_path):
     run_small(tmp_path, steps=4)
-    ckpt = model.load_checkpoint(str(tmp_path / "ckpt.npz"))
+    ckpt = checkpoint.load(str(tmp_path / "ckpt.npz"))
     task = small_task()
     assert data.CharTokenizer.from_dict(ckpt.meta["tokenizer"]) == task.tokenizer
     assert ckpt.meta["data"] == {"kind": "task", "name": "multihop", "kwargs": task.config()}
@@ -104,7 +104,7 @@ def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
     monkeypatch.setattr(np, "savez", savez_that_dies)
     with pytest.raises(OSError, match="simulated crash"):
         run_small(tmp_path, steps=12)
-    ckpt = model.load_checkpoint(str(tmp_path / "ckpt.npz"))     # still the step-4 one
+    ckpt = checkpoint.load(str(tmp_path / "ckpt.npz"))     # still the step-4 one
     assert ckpt.meta["step"] == 4
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
 
@@ -124,7 +124,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
     message = str(error.value)
     assert "step 6" in message and "lower learning rate" in message
     assert "step 4" in message                                    # names the kept checkpoint
-    assert model.load_checkpoint(str(tmp_path / "ckpt.npz")).meta["step"] == 4
+    assert checkpoint.load(str(tmp_path / "ckpt.npz")).meta["step"] == 4
 
 
 def test_huge_learning_rate_exits_nonzero_with_a_message(tmp_path, capsys):
@@ -148,7 +148,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path, monkeypatch, capsys):
                     "--batch-size", "4", "--out", str(tmp_path)])
     assert code == 130
     assert "checkpoint saved to" in capsys.readouterr().out
-    assert model.load_checkpoint(str(tmp_path / "ckpt.npz")).meta["step"] == 5
+    assert checkpoint.load(str(tmp_path / "ckpt.npz")).meta["step"] == 5
 
 
 def test_real_sigint_finishes_the_step_and_saves(tmp_path):
@@ -169,7 +169,7 @@ def test_real_sigint_finishes_the_step_and_saves(tmp_path):
             proc.kill()
     assert proc.returncode == 130, err
     assert "checkpoint saved to" in out
-    step = model.load_checkpoint(str(tmp_path / "ckpt.npz")).meta["step"]
+    step = checkpoint.load(str(tmp_path / "ckpt.npz")).meta["step"]
     assert step >= 1
     assert len(read_csv(tmp_path / "log.csv")) == step               # one row per step
 
@@ -195,7 +195,7 @@ def test_text_data_from_a_file(tmp_path):
     result = tr.train(cfg, text, steps=4, batch_size=2, eval_every=2, eval_batches=1,
                       out_dir=tmp_path / "run", data_source=str(corpus), log=lambda s: None)
     assert result.val_acc is None and np.isfinite(result.val_loss)
-    meta = model.load_checkpoint(str(tmp_path / "run" / "ckpt.npz")).meta
+    meta = checkpoint.load(str(tmp_path / "run" / "ckpt.npz")).meta
     assert meta["data"] == {"kind": "text", "source": str(corpus), "block_size": 16}
 
 
@@ -210,7 +210,7 @@ def test_cli_trains_and_resumes_with_saved_arguments(tmp_path, capsys):
     assert tr.main(["--out", str(tmp_path), "--resume", "--steps", "8"]) == 0
     out = capsys.readouterr().out
     assert "resuming from" in out and "done: 8 steps" in out
-    ckpt = model.load_checkpoint(str(tmp_path / "ckpt.npz"))
+    ckpt = checkpoint.load(str(tmp_path / "ckpt.npz"))
     assert ckpt.config.variant == "loop-2" and ckpt.config.n_embd == 16
     assert ckpt.meta["data"]["kwargs"]["length"] == 4
 
