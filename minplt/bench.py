@@ -6,7 +6,7 @@ Measured in one run, on the machine it runs on (never asserted by a test):
    (parallel schedule), and plt-2 with the sequential schedule, on the numpy and the
    numba backends. Each run prefills a random prompt (not timed; the prefilled cache is
    made once per variant and copied for every run) and times only `model.step`.
-2. KV-cache bytes after the prefill, beside the spec's formula (spec, "Memory").
+2. KV-cache bytes after the prefill, beside the model's memory table (docs/method.md §8).
 3. The memory-bound reference: GB/s of a 1-row product with every weight matrix a step
    reads, and the weight-read bandwidth each decode step achieves (weight bytes read per
    token / time per token; the sequential schedule reads the stack L times per token).
@@ -135,22 +135,24 @@ def decode_cases(variants, sequential):
     return cases
 
 
-def copy_cache(cache: M.DecodeCache) -> M.DecodeCache:
-    """A fresh copy of a prefilled cache, so every timed run starts from the same state."""
+def copy_cache(cache: M.DecodeCache, backend: str) -> M.DecodeCache:
+    """A fresh copy of a prefilled cache, decoded on `backend`, so every timed run starts
+    from the same state."""
     def copy(a):
         return None if a is None else a.copy()
     return dataclasses.replace(cache, k=copy(cache.k), v=copy(cache.v),
                                k_ring=copy(cache.k_ring), v_ring=copy(cache.v_ring),
                                carried=copy(cache.carried),
-                               trace=[list(cells) for cells in cache.trace])
+                               trace=[list(cells) for cells in cache.trace],
+                               ops=M.get_ops(backend))
 
 
 def decode_run(params, cfg, cache0, first_token, n_steps, schedule, backend):
     """Seconds of each of n_steps decode steps from a copy of the prefilled cache."""
-    cache, token, times = copy_cache(cache0), first_token, []
+    cache, token, times = copy_cache(cache0, backend), first_token, []
     for _ in range(n_steps):
         start = time.perf_counter()
-        logits = M.step(params, cfg, cache, token, schedule, backend)
+        logits = M.step(params, cfg, cache, token, schedule)
         times.append(time.perf_counter() - start)
         token = int(np.argmax(logits))
     return times

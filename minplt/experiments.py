@@ -148,11 +148,12 @@ def decode_ms_per_token(params, cfg: model.Config, prompt, n_tokens: int = 32,
     (other programs only ever add time). 'auto' schedule: parallel for CLP models."""
     best = float("inf")
     for _ in range(repeats):
-        logits, cache = model.prefill(params, cfg, prompt, capacity=len(prompt) + n_tokens)
+        logits, cache = model.prefill(params, cfg, prompt, capacity=len(prompt) + n_tokens,
+                                      backend=backend)
         token = int(np.argmax(logits))
         start = time.perf_counter()
         for _ in range(n_tokens):
-            logits = model.step(params, cfg, cache, token, "auto", backend)
+            logits = model.step(params, cfg, cache, token, "auto")
             token = int(np.argmax(logits))
         best = min(best, (time.perf_counter() - start) / n_tokens)
     return 1000 * best

@@ -1,7 +1,8 @@
 """Numba kernels for the decode hot path: the row operations of one decode pass.
 
 Every public kernel here has the name and arguments of its plain NumPy version in
-`model.py` section 4 ("Decode primitives"), which is its reference and test oracle:
+`model.py` section 6 (the row operations of one decode pass), its reference and test
+oracle:
 
     linear_rows(x, w)                        (R,C) @ (C,N) -> (R,N), w read once for all R rows
     rmsnorm_rows(x, g, eps)                  (R,C) -> (R,C)
@@ -9,35 +10,33 @@ Every public kernel here has the name and arguments of its plain NumPy version i
     swiglu_rows(a, b)                        silu(a) * b, (R,F)
     attention_over_cache(q, k, v, n, scale)  q (R,H,D), k/v (H,cap,D) -> (R,H,D)
 
-`model.get_ops("numba")` picks them up by name. Why they exist (spec, "Decoding"): a
+`model.get_ops("numba")` picks them up by name. Why they exist (docs/method.md §7): a
 parallel-schedule decode step multiplies L rows with every weight matrix. Decoding is
 limited by how fast the weights can be read, so L rows should cost about what one row
-costs. OpenBLAS's product of a 2-8-row matrix with a large matrix costs 3-8x its 1-row
-product on the machine this was written on (`python -m minplt bench` prints the table);
+costs. OpenBLAS's product of a few rows with a large matrix costs several times its
+1-row product (`python -m minplt bench` prints the table for your machine);
 `linear_rows` below reads each weight once and keeps the R partial sums in L1.
 
 Parallel kernels have a serial twin with the same body (`*_serial`), which the tests
 compare them with; parallel loops write disjoint memory, or per-thread partial sums
-that a serial loop adds up (STYLE.md, "Kernels"). Small products run the serial twin
-(see PARALLEL_MIN_VALUES). Everything also runs as plain Python under
-NUMBA_DISABLE_JIT=1 (slowly: the tests use tiny shapes then).
+that a serial loop adds up. Small products run the serial twin (see
+PARALLEL_MIN_VALUES). Everything also runs as plain Python under NUMBA_DISABLE_JIT=1
+(slowly: the tests use tiny shapes then).
 
 Threads: Numba runs its parallel loops on OpenMP threads (`numba.get_num_threads()`).
 At the end of every parallel loop they wait for each other, spinning. If other busy
-processes hold the cores (or OpenBLAS's threads, which keep spinning for ~0.1 s after
+processes hold the cores (or OpenBLAS's threads, which keep spinning for a while after
 a numpy product), a wait can last a scheduler time slice, and a decode step of ~30
 parallel loops gets many times slower. On a shared machine NUMBA_NUM_THREADS=1 or
 GOMP_SPINCOUNT=1000 avoid that; `minplt bench` prints the load average and pauses
 between backends.
 
-Not here, on purpose (measured on the machine this was written on):
+Not here, on purpose (the README's Performance section has the measurements):
 - fused kernels (rmsnorm into the next product, q/k/v in one call): a decode step is
-  bound by reading the weights; fusing would save a few microseconds of call and
-  thread start-up per product, under 2% of a step at the bench size;
-- training kernels: in a training step at the "small" preset, attention forward and
-  backward take about an eighth of the time and cross-entropy under 1%; half the step
-  is np.einsum weight gradients, which `@` on reshaped arrays computes 5-10x faster.
-  A Numba attention would save a few percent at most, so training stays in model.py.
+  bound by reading the weights, and fusing saves only the call and thread start-up of
+  each product, a small part of a step at the bench size;
+- training kernels: attention and cross-entropy are a small part of a training step
+  and the weight gradients are one BLAS product each, so training stays in model.py.
 
 Contents:
     1. Settings            3. rmsnorm_rows, rope_rows, swiglu_rows
@@ -82,8 +81,8 @@ PARALLEL_MIN_VALUES = 1 << 18
 #
 # for up to three rows r at once: one load of w[c:c+4, j] from memory feeds 4 x 3
 # multiply-adds, and the partial sums part[r, j] (in L1) are loaded and stored once per
-# four rows of w instead of once per row. Then the threads' partial sums are added up. Contiguous blocks keep the memory access a few
-# forward streams, which the hardware prefetcher follows at full bandwidth.
+# four rows of w instead of once per row. Then the threads' partial sums are added up.
+# Contiguous blocks keep the memory access a few forward streams, which the hardware prefetcher follows at full bandwidth.
 #
 # The _rowsK helpers are that line written out for K = 3, 2, 1 rows: Numba has no
 # register arrays, so the row values x[r, c..] are named scalars that stay in registers.

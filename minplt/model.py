@@ -2,7 +2,7 @@
 transformer and the Parallel Loop Transformer (PLT), side by side.
 
 Read this file top to bottom. The method it implements is written out in
-`PLT_SPEC.md` (the "spec"); section names below point there.
+`docs/method.md`; comments point to its sections as §N.
 
 Legend (shape letters used in every comment):
     B = batch, T = time (positions), C = channels (model width), H = heads,
@@ -22,11 +22,12 @@ Parameters (a flat dict name -> array; NL blocks shared by all loops):
     lm_head            (C, V)   output head (untied from wte)
 
 Contents, in reading order:
-    1. Config, presets and families       5. The training forward over a batch
-    2. Parameters                          6. The hand-written backward
-    3. Layers: forward/backward pairs      7. AdamW, clipping, learning-rate schedule
-    4. Decode primitives (row ops)         8. Decoding: caches, prefill, the two schedules,
-                                              generate
+    1. Config, families, presets, parameters   4. The model: forward and backward
+    2. Layers: forward/backward pairs          5. AdamW, clipping, learning-rate schedule
+    3. The block: forward and backward         6. Decoding: cache, row operations, the
+                                                  pass through the stack, prefill, the
+                                                  two schedules, generate
+(Checkpoint files are in checkpoint.py; the Numba decode kernels in kernels.py.)
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from types import SimpleNamespace
 import numpy as np
 
 # ----------------------------------------------------------------------------------------
-# 1. Config, presets and families
+# 1. Config, families, presets and parameters (docs/method.md §1, §3)
 
 @dataclass
 class Config:
@@ -89,7 +90,7 @@ class Config:
 
     @property
     def family(self) -> str:
-        """The family name of the spec's table ('plt', 'loop+clp', ...)."""
+        """The family name of docs/method.md §3 ('plt', 'loop+clp', ...)."""
         if self.n_loops == 1:
             return "vanilla"
         for name, flags in FAMILIES.items():
@@ -106,7 +107,7 @@ class Config:
         return dataclasses.asdict(self)
 
 
-# family name -> (clp, kv_share, gswa); the spec's table "The three families, as flags"
+# family name -> (clp, kv_share, gswa): the table of docs/method.md §3
 FAMILIES = {
     "vanilla":           (False, False, False),
     "loop":              (False, False, False),
@@ -179,8 +180,7 @@ def make_config(family: str = "plt", n_loops: int | None = None, preset: str = "
                                gswa=gswa, **overrides)
 
 
-# ----------------------------------------------------------------------------------------
-# 2. Parameters (checkpoint files: checkpoint.py)
+# Parameters
 
 def param_shapes(cfg: Config) -> dict[str, tuple]:
     C, F, V, H = cfg.n_embd, cfg.d_ff, cfg.vocab_size, cfg.n_head
@@ -205,7 +205,7 @@ def param_shapes(cfg: Config) -> dict[str, tuple]:
 def init_params(cfg: Config, seed: int = 0) -> dict[str, np.ndarray]:
     """Random initial parameters. Matrices ~ N(0, 0.02), residual outputs (wo, w2) scaled
     down by sqrt(2 NL L) as in GPT-2, norms 1, the G-SWA gate 0 (every gate starts at 0.5).
-    [choice] The embedding is N(0, 1), not N(0, 0.02): with CLP, loop l >= 2 adds E_t to
+    [choice] (docs/method.md §9) The embedding is N(0, 1), not N(0, 0.02): with CLP, loop l >= 2 adds E_t to
     N(h), whose RMS is 1, and the token must not be drowned out at the start."""
     rng = np.random.default_rng(seed)
     dtype = np.dtype(cfg.dtype)
@@ -250,7 +250,7 @@ def check_tokens(tokens, cfg: Config, what: str = "tokens", ndim: int | None = N
 
 
 # ----------------------------------------------------------------------------------------
-# 3. Layers: forward/backward pairs. Each forward returns what its backward needs.
+# 2. Layers: forward/backward pairs. Each forward returns what its backward needs.
 
 def rmsnorm_forward(x, g, eps):
     """y = x / sqrt(mean(x^2) + eps) * g over the last axis."""
@@ -381,42 +381,7 @@ def merge_heads(x):      # (B,H,T,D) -> (B,T,C)
 
 
 # ----------------------------------------------------------------------------------------
-# 4. Decode primitives: the row operations of one decode pass (one sequence, R rows at
-# one position). The Numba kernels in kernels.py have the same names and arguments and
-# are tested against these.
-
-def linear_rows(x, w):
-    """(R,C) @ (C,N) -> (R,N). Plain `@` here; kernels.linear_rows reads w once for all R."""
-    return x @ w
-
-
-def rmsnorm_rows(x, g, eps):
-    """(R,C) -> (R,C), RMSNorm of each row."""
-    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * g
-
-
-def rope_rows(x, cos, sin):
-    """(R,H,D) rotated by the angles of one position: cos, sin (D/2,)."""
-    return rope_forward(x, cos, sin)
-
-
-def attention_over_cache(q, k, v, n, scale):
-    """R query rows over the first n cached keys/values of every head.
-    q (R,H,D), k/v (H,cap,D) -> (R,H,D). Entries n.. of the cache are not looked at."""
-    k, v = k[:, :n], v[:, :n]                                            # (H,n,D)
-    scores = np.einsum("rhd,hnd->rhn", q, k) * scale                     # (R,H,n)
-    return np.einsum("rhn,hnd->rhd", softmax(scores), v)                 # (R,H,D)
-
-
-def swiglu_rows(a, b):
-    """silu(a) * b, (R,F)."""
-    return a * sigmoid(a) * b
-
-
-# ----------------------------------------------------------------------------------------
-# 5. The training forward over a batch (teacher forcing). Loops run one after another
-# over the whole sequence: loop 1 over all T positions (keeping its keys and values),
-# then loop 2, ... (spec: "Attention in each layer", last paragraph).
+# 3. The block: forward and backward (docs/method.md §2, §5)
 
 def loop_attention_kind(cfg: Config, loop: int) -> str:
     """How loop `loop` (0-based) attends: 'own' causal over its own keys/values;
@@ -426,76 +391,170 @@ def loop_attention_kind(cfg: Config, loop: int) -> str:
     return "gswa" if cfg.gswa else "shared"
 
 
+@dataclass
+class BlockActs:
+    """What one block's forward keeps for its backward. Only block_forward writes it.
+    Shapes: (B,T,C) for u, a, y, u_mid, m; (B,H,T,D) for q, k, v, y_glob, y_loc;
+    (B,H,T,T) for probs, probs_loc; (B,T,H) for gate; (B,T,F) for h1, h3, z."""
+    kind: str                    # 'own', 'shared' or 'gswa' (loop_attention_kind)
+    u: np.ndarray                # the block's input
+    a: np.ndarray                # RMSNorm(u; attn_norm)
+    rstd_attn: np.ndarray        # (B,T,1) the norm's 1/rms
+    q: np.ndarray                # RoPE'd queries
+    k: np.ndarray | None         # this loop's own RoPE'd keys (None for 'shared')
+    v: np.ndarray | None         # this loop's own values (None for 'shared')
+    shared_kv: tuple | None      # loop 1's (k, v) read by 'shared' and 'gswa'
+    probs: np.ndarray            # attention weights (global ones for 'gswa')
+    probs_loc: np.ndarray | None  # 'gswa': the window's attention weights
+    y_glob: np.ndarray | None    # 'gswa': attention over loop 1's keys
+    y_loc: np.ndarray | None     # 'gswa': attention over the own window
+    gate: np.ndarray | None      # 'gswa': g = sigmoid(a Wg + bg)
+    y: np.ndarray                # attention output, heads merged
+    u_mid: np.ndarray            # u + y @ wo
+    m: np.ndarray                # RMSNorm(u_mid; mlp_norm)
+    rstd_mlp: np.ndarray         # (B,T,1)
+    h1: np.ndarray               # m @ w1
+    h3: np.ndarray               # m @ w3
+    z: np.ndarray                # silu(h1) * h3
+
+
 def block_forward(params, cfg, j, u, kind, shared_kv, cos, sin):
-    """One pre-norm block (spec: "The block") on u (B,T,C). shared_kv is loop 1's
-    (k, v) of this layer for 'shared'/'gswa'. Returns the output and the cache."""
+    """One pre-norm block on u (B,T,C) [choice: LLaMA-style, pre-norm, no biases,
+    docs/method.md §2, §9]. shared_kv is loop 1's (k, v) of this layer for 'shared' and
+    'gswa'. Returns the output (B,T,C) and the block's BlockActs."""
     p = f"layers.{j}."
     H, D = cfg.n_head, cfg.head_size
     scale = 1.0 / math.sqrt(D)
     T = u.shape[1]
     a, rstd_attn = rmsnorm_forward(u, params[p + "attn_norm"], cfg.norm_eps)  # (B,T,C)
     q = rope_forward(split_heads(a @ params[p + "wq"], H), cos, sin)     # (B,H,T,D)
-    c = dict(u=u, a=a, rstd_attn=rstd_attn, q=q, kind=kind)
+    k = v = probs_loc = y_glob = y_loc = gate = None
     if kind in ("own", "gswa"):                    # this loop computes its own keys/values
-        c["k"] = rope_forward(split_heads(a @ params[p + "wk"], H), cos, sin)  # (B,H,T,D)
-        c["v"] = split_heads(a @ params[p + "wv"], H)                    # (B,H,T,D)
+        k = rope_forward(split_heads(a @ params[p + "wk"], H), cos, sin)  # (B,H,T,D)
+        v = split_heads(a @ params[p + "wv"], H)                         # (B,H,T,D)
     if kind == "own":
-        y, c["probs"] = attention_forward(q, c["k"], c["v"], causal_mask(T), scale)
+        y, probs = attention_forward(q, k, v, causal_mask(T), scale)
     elif kind == "shared":
-        y, c["probs"] = attention_forward(q, *shared_kv, causal_mask(T), scale)
+        y, probs = attention_forward(q, *shared_kv, causal_mask(T), scale)
     else:  # gswa: y = g * y_glob + (1 - g) * y_loc, one gate per head and position
-        y_glob, c["probs"] = attention_forward(q, *shared_kv, causal_mask(T), scale)
-        y_loc, c["probs_loc"] = attention_forward(q, c["k"], c["v"],
-                                                  causal_mask(T, cfg.window), scale)
+        y_glob, probs = attention_forward(q, *shared_kv, causal_mask(T), scale)
+        y_loc, probs_loc = attention_forward(q, k, v, causal_mask(T, cfg.window), scale)
+        # [choice] the gate reads the block's normed input a_t (docs/method.md §5, §9)
         gate = sigmoid(a @ params[p + "gate_w"] + params[p + "gate_b"])  # (B,T,H)
         g = gate.transpose(0, 2, 1)[..., None]                           # (B,H,T,1)
         y = g * y_glob + (1.0 - g) * y_loc                               # (B,H,T,D)
-        c.update(y_glob=y_glob, y_loc=y_loc, gate=gate)
-    c["y"] = merge_heads(y)                                              # (B,T,C)
-    u = u + c["y"] @ params[p + "wo"]                                    # (B,T,C)
-    m, rstd_mlp = rmsnorm_forward(u, params[p + "mlp_norm"], cfg.norm_eps)
+    y = merge_heads(y)                                                   # (B,T,C)
+    u_mid = u + y @ params[p + "wo"]                                     # (B,T,C)
+    m, rstd_mlp = rmsnorm_forward(u_mid, params[p + "mlp_norm"], cfg.norm_eps)
     h1 = m @ params[p + "w1"]                                            # (B,T,F)
     h3 = m @ params[p + "w3"]                                            # (B,T,F)
     z = swiglu_forward(h1, h3)                                           # (B,T,F)
-    c.update(u_mid=u, m=m, rstd_mlp=rstd_mlp, h1=h1, h3=h3, z=z)
-    return u + z @ params[p + "w2"], c
+    out = u_mid + z @ params[p + "w2"]                                   # (B,T,C)
+    acts = BlockActs(kind, u, a, rstd_attn, q, k, v,
+                     shared_kv if kind != "own" else None, probs, probs_loc, y_glob,
+                     y_loc, gate, y, u_mid, m, rstd_mlp, h1, h3, z)
+    return out, acts
+
+
+def block_backward(params, cfg, j, dout, c: BlockActs, grads, dshared, cos, sin,
+                   is_shared_source=False):
+    """Backward of block_forward. dout (B,T,C) -> du (B,T,C). Adds to grads. For
+    'shared'/'gswa' adds to dshared[j] (the gradient of loop 1's keys and values); with
+    is_shared_source (loop 1 under kv_share) it adds what later loops left in dshared[j]
+    to this block's own dk, dv."""
+    p = f"layers.{j}."
+    H, D = cfg.n_head, cfg.head_size
+    scale = 1.0 / math.sqrt(D)
+    # forward: out = u_mid + z @ w2, z = swiglu(m w1, m w3), m = rmsnorm(u_mid)
+    grads[p + "w2"] += weight_grad(c.z, dout)
+    dz = dout @ params[p + "w2"].T                                       # (B,T,F)
+    dh1, dh3 = swiglu_backward(dz, c.h1, c.h3)
+    grads[p + "w1"] += weight_grad(c.m, dh1)
+    grads[p + "w3"] += weight_grad(c.m, dh3)
+    dm = dh1 @ params[p + "w1"].T + dh3 @ params[p + "w3"].T             # (B,T,C)
+    dx, dg = rmsnorm_backward(dm, c.u_mid, params[p + "mlp_norm"], c.rstd_mlp)
+    grads[p + "mlp_norm"] += dg
+    du_mid = dout + dx
+    # forward: u_mid = u + y @ wo
+    grads[p + "wo"] += weight_grad(c.y, du_mid)
+    dy = split_heads(du_mid @ params[p + "wo"].T, H)                     # (B,H,T,D)
+    da = np.zeros_like(c.a)
+    if c.kind == "own":
+        dq, dk, dv = attention_backward(dy, c.q, c.k, c.v, c.probs, scale)
+    elif c.kind == "shared":
+        dq, dk1, dv1 = attention_backward(dy, c.q, *c.shared_kv, c.probs, scale)
+        dshared[j][0] += dk1
+        dshared[j][1] += dv1
+        dk = dv = None
+    else:
+        # forward was y = g * y_glob + (1 - g) * y_loc, so d y_glob = g dy,
+        # d y_loc = (1 - g) dy and dg = sum over D of (y_glob - y_loc) * dy
+        g = c.gate.transpose(0, 2, 1)[..., None]                         # (B,H,T,1)
+        dgate = np.sum((c.y_glob - c.y_loc) * dy, axis=-1).transpose(0, 2, 1)  # (B,T,H)
+        dpre = dgate * c.gate * (1.0 - c.gate)               # through the sigmoid
+        grads[p + "gate_w"] += weight_grad(c.a, dpre)
+        grads[p + "gate_b"] += dpre.sum(axis=(0, 1))
+        da += dpre @ params[p + "gate_w"].T
+        dq, dk1, dv1 = attention_backward(g * dy, c.q, *c.shared_kv, c.probs, scale)
+        dshared[j][0] += dk1
+        dshared[j][1] += dv1
+        dq_loc, dk, dv = attention_backward((1.0 - g) * dy, c.q, c.k, c.v, c.probs_loc, scale)
+        dq = dq + dq_loc
+    if is_shared_source:                           # later loops' reads of these k, v
+        dk = dk + dshared[j][0]
+        dv = dv + dshared[j][1]
+    # forward: q = rope(a wq), k = rope(a wk), v = a wv
+    dq = merge_heads(rope_backward(dq, cos, sin))                        # (B,T,C)
+    grads[p + "wq"] += weight_grad(c.a, dq)
+    da += dq @ params[p + "wq"].T
+    if dk is not None:
+        dk = merge_heads(rope_backward(dk, cos, sin))
+        dv = merge_heads(dv)
+        grads[p + "wk"] += weight_grad(c.a, dk)
+        grads[p + "wv"] += weight_grad(c.a, dv)
+        da += dk @ params[p + "wk"].T + dv @ params[p + "wv"].T
+    dx, dg = rmsnorm_backward(da, c.u, params[p + "attn_norm"], c.rstd_attn)
+    grads[p + "attn_norm"] += dg
+    return du_mid + dx
+
+
+# ----------------------------------------------------------------------------------------
+# 4. The model: forward and backward over a batch (teacher forcing). Loops run one after
+# another over the whole sequence: loop 1 over all T positions (keeping its keys and
+# values), then loop 2, ... (docs/method.md §4, §6). The backward undoes the loops last
+# to first, so by the time loop 1's layer j is reached, every later loop has added its
+# gradient to loop 1's keys and values.
+
+@dataclass
+class LoopActs:
+    """One loop of the forward: its input u (B,T,C), its blocks' BlockActs, its output
+    h (B,T,C), and with CLP the hand-over's (h^(l-1), 1/rms) for the backward."""
+    u: np.ndarray
+    layers: list
+    h: np.ndarray
+    hand: tuple | None = None
+
+
+@dataclass
+class ForwardActs:
+    """What forward keeps for backward. probs and targets are set when given targets."""
+    idx: np.ndarray              # (B,T) token ids
+    cos: np.ndarray              # (T, D/2) RoPE tables
+    sin: np.ndarray
+    loops: list                  # LoopActs, loop 1 first
+    hn: np.ndarray               # (B,T,C) N(h^(L))
+    rstd_f: np.ndarray           # (B,T,1)
+    probs: np.ndarray | None = None     # (B,T,V) softmax of the logits
+    targets: np.ndarray | None = None   # (B,T)
 
 
 def forward(params, cfg: Config, idx, targets=None):
     """The training forward. idx (B,T) token ids; targets (B,T) next tokens or -1.
-    Returns (logits (B,T,V), loss or None, cache for backward)."""
+    Returns (logits (B,T,V), loss or None, ForwardActs for backward)."""
     idx = check_tokens(idx, cfg, "input tokens", ndim=2)
     B, T = idx.shape
     if T > cfg.block_size:
         raise ValueError(f"sequence length {T} exceeds config.block_size = {cfg.block_size}")
-    cos, sin = rope_tables(cfg.head_size, T, cfg.rope_base, np.dtype(cfg.dtype))
-    E = params["wte"][idx]                                               # (B,T,C)
-    loops = []            # per loop: its input u, its layer caches, its output h
-    shared = [None] * cfg.n_layer          # loop 1's (k, v) per layer
-    h = None
-    for loop in range(cfg.n_loops):
-        kind = loop_attention_kind(cfg, loop)
-        if loop == 0:
-            u, hand = E, None                                            # u^(1)_t = E_t
-        elif cfg.clp:       # u^(l)_t = E_t + N(h^(l-1)_{t-1}), h_{-1} := 0
-            hn, rstd = rmsnorm_forward(h, params["norm_f"], cfg.norm_eps)
-            shifted = np.zeros_like(hn)
-            shifted[:, 1:] = hn[:, :-1]                                  # (B,T,C)
-            u, hand = E + shifted, (h, rstd)
-        else:               # u^(l)_t = h^(l-1)_t: a weight-tied deeper model
-            u, hand = h, None
-        x, layer_caches = u, []
-        for j in range(cfg.n_layer):
-            x, c = block_forward(params, cfg, j, x, kind, shared[j], cos, sin)
-            if loop == 0:
-                shared[j] = (c["k"], c["v"])
-            layer_caches.append(c)
-        h = x
-        loops.append(dict(u=u, hand=hand, layers=layer_caches, h=h))
-    hn, rstd_f = rmsnorm_forward(h, params["norm_f"], cfg.norm_eps)      # (B,T,C)
-    logits = hn @ params["lm_head"]                                      # (B,T,V)
-    cache = dict(idx=idx, cos=cos, sin=sin, loops=loops, hn=hn, rstd_f=rstd_f)
-    loss = None
     if targets is not None:
         targets = np.asarray(targets)
         if targets.shape != idx.shape:
@@ -504,129 +563,88 @@ def forward(params, cfg: Config, idx, targets=None):
             raise ValueError(f"targets must be integer token ids (-1 = none), got {targets.dtype}")
         if targets.min() < -1 or targets.max() >= cfg.vocab_size:
             raise ValueError(f"targets must be in -1..{cfg.vocab_size - 1}")
-        loss, cache["probs"] = cross_entropy_forward(logits, targets)
-        cache["targets"] = targets
-    return logits, loss, cache
+    cos, sin = rope_tables(cfg.head_size, T, cfg.rope_base, np.dtype(cfg.dtype))
+    E = params["wte"][idx]                                               # (B,T,C)
+    loops = []
+    shared = [None] * cfg.n_layer          # loop 1's (k, v) per layer
+    h = None
+    for loop in range(cfg.n_loops):
+        kind = loop_attention_kind(cfg, loop)
+        hand = None
+        if loop == 0:
+            u = E                                                        # u^(1)_t = E_t
+        elif cfg.clp:       # u^(l)_t = E_t + N(h^(l-1)_{t-1}), h_{-1} := 0
+            hn, rstd = rmsnorm_forward(h, params["norm_f"], cfg.norm_eps)
+            shifted = np.zeros_like(hn)
+            shifted[:, 1:] = hn[:, :-1]                                  # (B,T,C)
+            u, hand = E + shifted, (h, rstd)
+        else:
+            # [choice] without CLP, u^(l)_t = h^(l-1)_t: a weight-tied deeper model
+            # (docs/method.md §4, §9)
+            u = h
+        x, layers = u, []
+        for j in range(cfg.n_layer):
+            x, acts = block_forward(params, cfg, j, x, kind, shared[j], cos, sin)
+            if loop == 0:
+                shared[j] = (acts.k, acts.v)
+            layers.append(acts)
+        h = x
+        loops.append(LoopActs(u=u, layers=layers, h=h, hand=hand))
+    hn, rstd_f = rmsnorm_forward(h, params["norm_f"], cfg.norm_eps)      # (B,T,C)
+    logits = hn @ params["lm_head"]                                      # (B,T,V)
+    acts = ForwardActs(idx, cos, sin, loops, hn, rstd_f)
+    loss = None
+    if targets is not None:
+        loss, acts.probs = cross_entropy_forward(logits, targets)
+        acts.targets = targets
+    return logits, loss, acts
 
 
-# ----------------------------------------------------------------------------------------
-# 6. The hand-written backward. Loops are undone last to first, so by the time loop 1's
-# layer j is reached, every later loop has added its gradient to loop 1's keys/values.
-
-def block_backward(params, cfg, j, dout, c, grads, dshared, cos, sin):
-    """Backward of block_forward. dout (B,T,C) -> du (B,T,C). Adds to grads; for
-    'shared'/'gswa' adds to dshared[j] (the gradient of loop 1's keys and values)."""
-    p = f"layers.{j}."
-    H, D = cfg.n_head, cfg.head_size
-    scale = 1.0 / math.sqrt(D)
-    # forward: out = u_mid + z @ w2, z = swiglu(m w1, m w3), m = rmsnorm(u_mid)
-    grads[p + "w2"] += weight_grad(c["z"], dout)
-    dz = dout @ params[p + "w2"].T                                       # (B,T,F)
-    dh1, dh3 = swiglu_backward(dz, c["h1"], c["h3"])
-    grads[p + "w1"] += weight_grad(c["m"], dh1)
-    grads[p + "w3"] += weight_grad(c["m"], dh3)
-    dm = dh1 @ params[p + "w1"].T + dh3 @ params[p + "w3"].T             # (B,T,C)
-    dx, dg = rmsnorm_backward(dm, c["u_mid"], params[p + "mlp_norm"], c["rstd_mlp"])
-    grads[p + "mlp_norm"] += dg
-    du_mid = dout + dx
-    # forward: u_mid = u + y @ wo
-    grads[p + "wo"] += weight_grad(c["y"], du_mid)
-    dy = split_heads(du_mid @ params[p + "wo"].T, H)                     # (B,H,T,D)
-    da = np.zeros_like(c["a"])
-    q = c["q"]
-    if c["kind"] == "own":
-        dq, dk, dv = attention_backward(dy, q, c["k"], c["v"], c["probs"], scale)
-    elif c["kind"] == "shared":
-        k1, v1 = c["shared_kv"]
-        dq, dk1, dv1 = attention_backward(dy, q, k1, v1, c["probs"], scale)
-        dshared[j][0] += dk1
-        dshared[j][1] += dv1
-        dk = dv = None
-    else:
-        # forward was y = g * y_glob + (1 - g) * y_loc, so d y_glob = g dy,
-        # d y_loc = (1 - g) dy and dg = sum over D of (y_glob - y_loc) * dy
-        gate = c["gate"]                                                 # (B,T,H)
-        g = gate.transpose(0, 2, 1)[..., None]                           # (B,H,T,1)
-        dgate = np.sum((c["y_glob"] - c["y_loc"]) * dy, axis=-1).transpose(0, 2, 1)  # (B,T,H)
-        dpre = dgate * gate * (1.0 - gate)                   # through the sigmoid
-        grads[p + "gate_w"] += weight_grad(c["a"], dpre)
-        grads[p + "gate_b"] += dpre.sum(axis=(0, 1))
-        da += dpre @ params[p + "gate_w"].T
-        k1, v1 = c["shared_kv"]
-        dq, dk1, dv1 = attention_backward(g * dy, q, k1, v1, c["probs"], scale)
-        dshared[j][0] += dk1
-        dshared[j][1] += dv1
-        dq_loc, dk, dv = attention_backward((1.0 - g) * dy, q, c["k"], c["v"],
-                                            c["probs_loc"], scale)
-        dq = dq + dq_loc
-    if dshared is not None and c.get("is_loop1"):  # later loops' reads of these k, v
-        dk = dk + dshared[j][0]
-        dv = dv + dshared[j][1]
-    # forward: q = rope(a wq), k = rope(a wk), v = a wv
-    dq = merge_heads(rope_backward(dq, cos, sin))                        # (B,T,C)
-    grads[p + "wq"] += weight_grad(c["a"], dq)
-    da += dq @ params[p + "wq"].T
-    if dk is not None:
-        dk = merge_heads(rope_backward(dk, cos, sin))
-        dv = merge_heads(dv)
-        grads[p + "wk"] += weight_grad(c["a"], dk)
-        grads[p + "wv"] += weight_grad(c["a"], dv)
-        da += dk @ params[p + "wk"].T + dv @ params[p + "wv"].T
-    dx, dg = rmsnorm_backward(da, c["u"], params[p + "attn_norm"], c["rstd_attn"])
-    grads[p + "attn_norm"] += dg
-    return du_mid + dx
-
-
-def backward(params, cfg: Config, cache) -> dict[str, np.ndarray]:
+def backward(params, cfg: Config, acts: ForwardActs) -> dict[str, np.ndarray]:
     """Gradients of the mean loss with respect to every parameter (a fresh dict per call,
     so nothing accumulates across calls)."""
-    if "probs" not in cache:
+    if acts.probs is None:
         raise ValueError("backward needs a forward that was given targets")
     grads = {k: np.zeros_like(v) for k, v in params.items()}
-    cos, sin = cache["cos"], cache["sin"]
-    dlogits = cross_entropy_backward(cache["probs"], cache["targets"])   # (B,T,V)
+    cos, sin = acts.cos, acts.sin
+    dlogits = cross_entropy_backward(acts.probs, acts.targets)           # (B,T,V)
     # forward: logits = hn @ lm_head, hn = rmsnorm(h^(L); norm_f)
-    grads["lm_head"] += weight_grad(cache["hn"], dlogits)
+    grads["lm_head"] += weight_grad(acts.hn, dlogits)
     dhn = dlogits @ params["lm_head"].T                                  # (B,T,C)
-    dh, dg = rmsnorm_backward(dhn, cache["loops"][-1]["h"], params["norm_f"], cache["rstd_f"])
+    dh, dg = rmsnorm_backward(dhn, acts.loops[-1].h, params["norm_f"], acts.rstd_f)
     grads["norm_f"] += dg
     dE = np.zeros_like(dh)
     dshared = [[0.0, 0.0] for _ in range(cfg.n_layer)] if cfg.kv_share else None
     for loop in reversed(range(cfg.n_loops)):
-        record = cache["loops"][loop]
+        record = acts.loops[loop]
         for j in reversed(range(cfg.n_layer)):
-            c = record["layers"][j]
-            if loop == 0:
-                c["is_loop1"] = True
-            else:
-                c["shared_kv"] = (cache["loops"][0]["layers"][j]["k"],
-                                  cache["loops"][0]["layers"][j]["v"])
-            dh = block_backward(params, cfg, j, dh, c, grads, dshared, cos, sin)
+            dh = block_backward(params, cfg, j, dh, record.layers[j], grads, dshared, cos,
+                                sin, is_shared_source=(loop == 0 and cfg.kv_share))
         du = dh                                       # gradient of loop `loop`'s input u
         if loop == 0:
             dE += du
         elif cfg.clp:
             # forward: u_t = E_t + N(h_{t-1}); the shift sends du_t back to position t-1
             dE += du
-            h_prev, rstd = record["hand"]
+            h_prev, rstd = record.hand
             dhn_prev = np.zeros_like(du)
             dhn_prev[:, :-1] = du[:, 1:]
             dh, dg = rmsnorm_backward(dhn_prev, h_prev, params["norm_f"], rstd)
             grads["norm_f"] += dg
         else:
             dh = du                                   # forward: u^(l) = h^(l-1)
-    np.add.at(grads["wte"], cache["idx"], dE)         # forward: E = wte[idx]
+    np.add.at(grads["wte"], acts.idx, dE)             # forward: E = wte[idx]
     return grads
 
 
 def loss_and_grads(params, cfg, idx, targets):
     """One forward and backward: (loss, grads)."""
-    _, loss, cache = forward(params, cfg, idx, targets)
-    return loss, backward(params, cfg, cache)
+    _, loss, acts = forward(params, cfg, idx, targets)
+    return loss, backward(params, cfg, acts)
 
 
 # ----------------------------------------------------------------------------------------
-# 7. AdamW with weight decay on matrices only, gradient clipping, a learning-rate schedule
+# 5. AdamW with weight decay on matrices only, gradient clipping, a learning-rate schedule
 
 class AdamW:
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1):
@@ -683,17 +701,19 @@ def lr_schedule(step: int, max_lr: float, warmup: int, total: int, min_lr_ratio=
 
 
 # ----------------------------------------------------------------------------------------
-# 8. Decoding one sequence: caches, prefill, the two schedules, generate.
+# 6. Decoding one sequence: the cache, the row operations of one pass, the pass through
+# the stack, prefill, the two schedules side by side, generate (docs/method.md §7, §8).
 
 @dataclass
 class DecodeCache:
-    """What decoding keeps between steps (spec: "Decoding" and "Memory").
+    """What decoding keeps between steps.
     k, v: (n_full, NL, H, cap, D) full caches; index 0 is loop 1 (shared when kv_share),
           1..L-1 the own caches of loops 2..L when there is no kv_share (n_full = 1 or L).
     k_ring, v_ring: (L-1, NL, H, Wcap, D) the window ring buffers of loops 2..L (gswa);
           position t lives in slot t % Wcap.
     carried: (L-1, C) h^(l)_{t-1}, l = 1..L-1, handed to the next step (clp).
-    pos: positions already in the cache; trace: (position, loop) cells of every pass."""
+    pos: positions already in the cache; trace: (position, loop) cells of every pass.
+    ops: the row operations every step uses (get_ops), chosen once when the cache is made."""
     k: np.ndarray
     v: np.ndarray
     k_ring: np.ndarray | None
@@ -702,13 +722,16 @@ class DecodeCache:
     capacity: int
     pos: int = 0
     trace: list = field(default_factory=list)
+    ops: SimpleNamespace | None = None
 
 
-def new_cache(cfg: Config, capacity: int | None = None) -> DecodeCache:
-    """An empty cache for up to `capacity` positions (default config.block_size)."""
+def new_cache(cfg: Config, capacity: int | None = None, backend: str = "numpy") -> DecodeCache:
+    """An empty cache for up to `capacity` positions (default config.block_size), decoded
+    with the row operations of `backend` ('numpy' or 'numba')."""
     capacity = cfg.block_size if capacity is None else capacity
     if capacity < 1:
         raise ValueError(f"cache capacity must be >= 1, got {capacity}")
+    ops = get_ops(backend)
     dtype = np.dtype(cfg.dtype)
     L, NL, H, D = cfg.n_loops, cfg.n_layer, cfg.n_head, cfg.head_size
     n_full = 1 if (cfg.kv_share or L == 1) else L
@@ -721,14 +744,14 @@ def new_cache(cfg: Config, capacity: int | None = None) -> DecodeCache:
         k_ring=np.zeros(ring, dtype) if ring else None,
         v_ring=np.zeros(ring, dtype) if ring else None,
         carried=np.zeros((L - 1, cfg.n_embd), dtype) if cfg.clp else None,
-        capacity=capacity)
+        capacity=capacity, ops=ops)
 
 
 def kv_cache_bytes(cfg: Config, cache: DecodeCache) -> int:
-    """Bytes of keys and values the cache holds for its `pos` positions (the spec's memory
-    table; the preallocated arrays are larger until they fill up). Carried states are
-    not included: see carried_bytes."""
-    per_position = 2 * cfg.n_layer * cfg.n_embd * cache.k.itemsize     # c in the spec
+    """Bytes of keys and values the cache holds for its `pos` positions (docs/method.md
+    §8; the preallocated arrays are larger until they fill up). Carried states are not
+    included: see carried_bytes."""
+    per_position = 2 * cfg.n_layer * cfg.n_embd * cache.k.itemsize     # c in §8
     n_full = cache.k.shape[0]
     total = n_full * cache.pos * per_position
     if cache.k_ring is not None:
@@ -740,9 +763,12 @@ def carried_bytes(cfg: Config, cache: DecodeCache) -> int:
     return 0 if cache.carried is None else cache.carried.nbytes
 
 
-def kv_cache_bytes_formula(cfg: Config, n: int) -> int:
-    """The spec's memory table, for a sequence of n positions."""
-    c = 2 * cfg.n_layer * cfg.n_embd * np.dtype(cfg.dtype).itemsize
+def kv_cache_bytes_formula(cfg: Config, n: int, bytes_per_position: int | None = None) -> int:
+    """The memory table of docs/method.md §8, for a sequence of n positions; c is the
+    bytes of one position's keys and values in all layers (2 NL C bytes_per_value)."""
+    c = bytes_per_position
+    if c is None:
+        c = 2 * cfg.n_layer * cfg.n_embd * np.dtype(cfg.dtype).itemsize
     L = cfg.n_loops
     if L == 1 or cfg.kv_share:
         extra = (L - 1) * min(n, cfg.window) * c if cfg.gswa else 0
@@ -750,53 +776,69 @@ def kv_cache_bytes_formula(cfg: Config, n: int) -> int:
     return L * n * c
 
 
-def prefill(params, cfg: Config, prompt, capacity: int | None = None):
-    """Run the training computation over the prompt and keep what decoding needs:
-    loop 1's keys/values, later loops' full caches (no kv_share) or last W keys/values
-    (gswa), and with CLP the last position's h^(l), l = 1..L-1.
-    Returns (logits of the next token (V,), cache)."""
-    prompt = check_tokens(prompt, cfg, "prompt", ndim=1)
-    P = len(prompt)
-    cache = new_cache(cfg, capacity)
-    if P > cache.capacity:
-        raise ValueError(f"prompt of {P} tokens does not fit the cache of {cache.capacity} "
-                         "positions: shorten the prompt or pass a larger capacity "
-                         "(default: config.block_size)")
-    logits, _, fwd = forward(params, cfg, prompt[None, :])
-    Wc = cache.k_ring.shape[3] if cache.k_ring is not None else 0
-    for loop, record in enumerate(fwd["loops"]):
-        for j, c in enumerate(record["layers"]):
-            if loop == 0 or not cfg.kv_share:           # a full cache: every position
-                cache.k[loop, j, :, :P] = c["k"][0]
-                cache.v[loop, j, :, :P] = c["v"][0]
-            elif cfg.gswa:                              # a ring: the last min(P, W) ones
-                for t in range(max(0, P - Wc), P):
-                    cache.k_ring[loop - 1, j, :, t % Wc] = c["k"][0, :, t]
-                    cache.v_ring[loop - 1, j, :, t % Wc] = c["v"][0, :, t]
-        if cfg.clp and loop < cfg.n_loops - 1:
-            cache.carried[loop] = record["h"][0, P - 1]
-        cache.trace.append([(t, loop + 1) for t in range(P)])
-    cache.pos = P
-    return logits[0, -1], cache
+def kv_cache_formula_text(cfg: Config) -> str:
+    """The same row of the table, as text: 'N c', 'L N c' or 'N c + (L-1) min(N,W) c'."""
+    if cfg.n_loops > 1 and not cfg.kv_share:
+        return "L N c"
+    return "N c + (L-1) min(N,W) c" if cfg.gswa else "N c"
 
 
-def get_ops(backend: str):
-    """The row operations of a decode pass: 'numpy' (section 4 above) or 'numba'
-    (kernels.py, same names and arguments)."""
-    names = ("linear_rows", "rmsnorm_rows", "rope_rows", "attention_over_cache", "swiglu_rows")
-    if backend == "numpy":
-        module = globals()
-        return SimpleNamespace(**{n: module[n] for n in names})
-    if backend == "numba":
-        from minplt import kernels
-        return SimpleNamespace(**{n: getattr(kernels, n) for n in names})
-    raise ValueError(f"unknown backend {backend!r}; choose 'numpy' or 'numba'")
+# The row operations of one decode pass: R rows (1 or L) at one position of one sequence.
+# The Numba kernels in kernels.py have the same names and arguments and are tested
+# against these; get_ops picks one set or the other.
+
+def linear_rows(x, w):
+    """(R,C) @ (C,N) -> (R,N). Plain `@` here; kernels.linear_rows reads w once for all R."""
+    return x @ w
 
 
-def stack_rows(params, cfg: Config, cache: DecodeCache, u, loops, t, ops):
+def rmsnorm_rows(x, g, eps):
+    """(R,C) -> (R,C), RMSNorm of each row."""
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * g
+
+
+def rope_rows(x, cos, sin):
+    """(R,H,D) rotated by the angles of one position: cos, sin (D/2,)."""
+    return rope_forward(x, cos, sin)
+
+
+def attention_over_cache(q, k, v, n, scale):
+    """R query rows over the first n cached keys/values of every head.
+    q (R,H,D), k/v (H,cap,D) -> (R,H,D). Entries n.. of the cache are not looked at."""
+    k, v = k[:, :n], v[:, :n]                                            # (H,n,D)
+    scores = np.einsum("rhd,hnd->rhn", q, k) * scale                     # (R,H,n)
+    return np.einsum("rhn,hnd->rhd", softmax(scores), v)                 # (R,H,D)
+
+
+def swiglu_rows(a, b):
+    """silu(a) * b, (R,F)."""
+    return a * sigmoid(a) * b
+
+
+ROW_OPS = ("linear_rows", "rmsnorm_rows", "rope_rows", "attention_over_cache", "swiglu_rows")
+_OPS: dict[str, SimpleNamespace] = {}
+
+
+def get_ops(backend: str) -> SimpleNamespace:
+    """The row operations of a decode pass: 'numpy' (the functions above) or 'numba'
+    (kernels.py, same names and arguments). Built once per backend."""
+    if backend not in ("numpy", "numba"):
+        raise ValueError(f"unknown backend {backend!r}; choose 'numpy' or 'numba'")
+    if backend not in _OPS:
+        if backend == "numpy":
+            source = globals()
+            _OPS[backend] = SimpleNamespace(**{n: source[n] for n in ROW_OPS})
+        else:
+            from minplt import kernels
+            _OPS[backend] = SimpleNamespace(**{n: getattr(kernels, n) for n in ROW_OPS})
+    return _OPS[backend]
+
+
+def stack_rows(params, cfg: Config, cache: DecodeCache, u, loops, t):
     """One pass through the shared stack for R rows at position t; row i computes loop
     loops[i] (0-based). u (R,C) -> h (R,C). Every row's keys/values are written to their
     cache before the layer's attention, so rows of loops >= 2 see position t of loop 1."""
+    ops = cache.ops
     H, D, W = cfg.n_head, cfg.head_size, cfg.window
     R = len(loops)
     scale = 1.0 / math.sqrt(D)
@@ -846,6 +888,36 @@ def head_rows(params, cfg, h, ops):
     return ops.linear_rows(ops.rmsnorm_rows(h, params["norm_f"], cfg.norm_eps), params["lm_head"])
 
 
+def prefill(params, cfg: Config, prompt, capacity: int | None = None, backend: str = "numpy"):
+    """Run the training computation over the prompt and keep what decoding needs:
+    loop 1's keys/values, later loops' full caches (no kv_share) or last W keys/values
+    (gswa), and with CLP the last position's h^(l), l = 1..L-1. The steps after it use
+    the row operations of `backend`. Returns (logits of the next token (V,), cache)."""
+    prompt = check_tokens(prompt, cfg, "prompt", ndim=1)
+    P = len(prompt)
+    cache = new_cache(cfg, capacity, backend)
+    if P > cache.capacity:
+        raise ValueError(f"prompt of {P} tokens does not fit the cache of {cache.capacity} "
+                         "positions: shorten the prompt or pass a larger capacity "
+                         "(default: config.block_size)")
+    logits, _, acts = forward(params, cfg, prompt[None, :])
+    Wc = cache.k_ring.shape[3] if cache.k_ring is not None else 0
+    for loop, record in enumerate(acts.loops):
+        for j, block in enumerate(record.layers):
+            if loop == 0 or not cfg.kv_share:           # a full cache: every position
+                cache.k[loop, j, :, :P] = block.k[0]
+                cache.v[loop, j, :, :P] = block.v[0]
+            elif cfg.gswa:                              # a ring: the last min(P, W) ones
+                for t in range(max(0, P - Wc), P):
+                    cache.k_ring[loop - 1, j, :, t % Wc] = block.k[0, :, t]
+                    cache.v_ring[loop - 1, j, :, t % Wc] = block.v[0, :, t]
+        if cfg.clp and loop < cfg.n_loops - 1:
+            cache.carried[loop] = record.h[0, P - 1]
+        cache.trace.append([(t, loop + 1) for t in range(P)])
+    cache.pos = P
+    return logits[0, -1], cache
+
+
 def _begin_step(params, cfg, cache, token):
     if isinstance(token, (bool, np.bool_)) or not isinstance(token, (int, np.integer)):
         raise ValueError(f"token must be one integer token id, got {token!r}")
@@ -857,10 +929,10 @@ def _begin_step(params, cfg, cache, token):
     return cache.pos, params["wte"][token]                               # t, E_t (C,)
 
 
-def step_sequential(params, cfg: Config, cache: DecodeCache, token, backend="numpy"):
+def step_sequential(params, cfg: Config, cache: DecodeCache, token):
     """Decode one token with L passes of one row: loop 1, then loop 2, ..., loop L.
     Works for every family. Returns the logits of the next token (V,)."""
-    ops = get_ops(backend)
+    ops = cache.ops
     t, e = _begin_step(params, cfg, cache, token)
     h = None
     new_carried = []
@@ -872,7 +944,7 @@ def step_sequential(params, cfg: Config, cache: DecodeCache, token, backend="num
                                      cfg.norm_eps)[0]                    # E_t + N(h^(l-1)_{t-1})
         else:
             u = h                                                        # h^(l-1)_t
-        h = stack_rows(params, cfg, cache, u[None, :], [l], t, ops)[0]   # one row, (C,)
+        h = stack_rows(params, cfg, cache, u[None, :], [l], t)[0]        # one row, (C,)
         cache.trace.append([(t, l + 1)])
         new_carried.append(h)
     if cfg.clp:
@@ -881,18 +953,18 @@ def step_sequential(params, cfg: Config, cache: DecodeCache, token, backend="num
     return head_rows(params, cfg, h[None, :], ops)[0]
 
 
-def step_parallel(params, cfg: Config, cache: DecodeCache, token, backend="numpy"):
+def step_parallel(params, cfg: Config, cache: DecodeCache, token):
     """Decode one token with one pass of L rows: the diagonal of the (token, loop) grid.
     Row l computes loop l at position t from the state loop l-1 left at t-1. CLP only."""
     if not cfg.clp:
         raise ValueError(f"the parallel schedule needs cross-loop parallelism (clp); "
                          f"{cfg.variant} must use the sequential schedule")
-    ops = get_ops(backend)
+    ops = cache.ops
     t, e = _begin_step(params, cfg, cache, token)
     u = np.empty((cfg.n_loops, cfg.n_embd), e.dtype)                     # (L,C)
     u[0] = e                                                             # row 1: E_t
     u[1:] = e + ops.rmsnorm_rows(cache.carried, params["norm_f"], cfg.norm_eps)  # E_t + N(h_{t-1})
-    h = stack_rows(params, cfg, cache, u, list(range(cfg.n_loops)), t, ops)  # one pass, L rows
+    h = stack_rows(params, cfg, cache, u, list(range(cfg.n_loops)), t)   # one pass, L rows
     cache.trace.append([(t, l + 1) for l in range(cfg.n_loops)])
     cache.carried[:] = h[:-1]                        # h^(l)_t for the next position
     cache.pos += 1
@@ -902,13 +974,14 @@ def step_parallel(params, cfg: Config, cache: DecodeCache, token, backend="numpy
 SCHEDULES = {"sequential": step_sequential, "parallel": step_parallel}
 
 
-def step(params, cfg, cache, token, schedule="auto", backend="numpy"):
-    """One decode step with the named schedule ('auto' = parallel for CLP models)."""
+def step(params, cfg, cache, token, schedule="auto"):
+    """One decode step with the named schedule ('auto' = parallel for CLP models), on the
+    backend the cache was made with (prefill's `backend`)."""
     if schedule == "auto":
         schedule = "parallel" if cfg.clp else "sequential"
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; choose 'sequential', 'parallel' or 'auto'")
-    return SCHEDULES[schedule](params, cfg, cache, token, backend)
+    return SCHEDULES[schedule](params, cfg, cache, token)
 
 
 def sample_token(logits, temperature, top_k, rng) -> int:
@@ -936,12 +1009,13 @@ def generate(params, cfg: Config, prompt, max_new_tokens: int, temperature=0.0,
         raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
     prompt = check_tokens(prompt, cfg, "prompt", ndim=1)
     rng = np.random.default_rng(seed)
-    logits, cache = prefill(params, cfg, prompt, capacity=len(prompt) + max_new_tokens)
+    logits, cache = prefill(params, cfg, prompt, capacity=len(prompt) + max_new_tokens,
+                            backend=backend)
     out = []
     for _ in range(max_new_tokens):
         token = sample_token(logits, temperature, top_k, rng)
         out.append(token)
         if len(out) < max_new_tokens:
-            logits = step(params, cfg, cache, token, schedule, backend)
+            logits = step(params, cfg, cache, token, schedule)
     out = np.array(out, dtype=np.int64)
     return (out, cache) if return_cache else out

@@ -61,8 +61,8 @@ def test_quick_bench_json_has_every_key(quick_result):
         assert name in result["ratios"], name
 
 
-def test_quick_bench_kv_bytes_follow_the_spec(quick_result):
-    """PLT-2's cache is vanilla's plus one window; loop-2 doubles it (spec, "Memory")."""
+def test_quick_bench_kv_bytes_follow_the_memory_table(quick_result):
+    """PLT-2's cache is vanilla's plus one window; loop-2 doubles it (docs/method.md §8)."""
     kv = {r["variant"]: r["kv_bytes"] for r in quick_result["decode"]}
     config = quick_result["config"]
     cfg = bench.decode_config("plt-2", config, config["prompt"] + config["new_tokens"])

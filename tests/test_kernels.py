@@ -1,5 +1,5 @@
 """The Numba kernels (minplt/kernels.py) against their NumPy references (model.py,
-section 4), the parallel kernels against their serial twins, and whole decodes: both
+section 6), the parallel kernels against their serial twins, and whole decodes: both
 backends must produce the same tokens and (nearly) the same logits.
 
 Shapes are small and odd (37, 53, ...) so that every remainder path of a kernel runs;
@@ -208,16 +208,17 @@ DECODE_CASES = [
 def decode_both(cfg, params, prompt, n_new, schedule):
     """Greedy decode with the numpy backend; step the numba backend in lockstep on the
     same tokens. Returns the two token lists and the largest logit difference."""
-    logits, cache_np = M.prefill(params, cfg, prompt, capacity=len(prompt) + n_new)
-    _, cache_nb = M.prefill(params, cfg, prompt, capacity=len(prompt) + n_new)
+    logits, cache_np = M.prefill(params, cfg, prompt, capacity=len(prompt) + n_new,
+                                 backend="numpy")
+    _, cache_nb = M.prefill(params, cfg, prompt, capacity=len(prompt) + n_new, backend="numba")
     logits_np = logits_nb = logits
     tokens_np, tokens_nb, max_diff = [], [], 0.0
     for _ in range(n_new):
         tokens_np.append(int(np.argmax(logits_np)))
         tokens_nb.append(int(np.argmax(logits_nb)))
         token = tokens_np[-1]
-        logits_np = M.step(params, cfg, cache_np, token, schedule, backend="numpy")
-        logits_nb = M.step(params, cfg, cache_nb, token, schedule, backend="numba")
+        logits_np = M.step(params, cfg, cache_np, token, schedule)
+        logits_nb = M.step(params, cfg, cache_nb, token, schedule)
         max_diff = max(max_diff, float(np.max(np.abs(logits_np - logits_nb))))
     return tokens_np, tokens_nb, max_diff
 

@@ -1,7 +1,7 @@
 """Tests of minplt/model.py: each would fail on a wrong implementation.
 
 1 gradient check   2 decode == training forward   3 both schedules, same tokens
-4 causality        5 cache bytes == spec table    6 every family overfits a batch
+4 causality        5 cache bytes == §8 table      6 every family overfits a batch
 7 fixed-seed losses   8 bad input gives clear errors
 """
 import os
@@ -11,7 +11,7 @@ import pytest
 
 from minplt import model as M
 
-# the spec's families, each with the loop counts the tests use
+# the families of docs/method.md §3, each with the loop counts the tests use
 LOOPED = ["loop", "loop+clp", "loop+clp+kvshare", "plt", "loop+kvshare", "loop+kvshare+gswa"]
 ALL_VARIANTS = [("vanilla", None)] + [(f, L) for f in LOOPED for L in (2, 3)]
 
@@ -182,7 +182,7 @@ def test_causality(family, n_loops):
 
 
 # ----------------------------------------------------------------------------------------
-# 5. cache bytes match the spec's memory table
+# 5. cache bytes match the memory table of docs/method.md §8
 
 @pytest.mark.parametrize("family,n_loops", ALL_VARIANTS)
 def test_cache_bytes_match_spec_table(family, n_loops):
@@ -231,7 +231,7 @@ def test_ring_buffer_keeps_only_the_last_window():
     fwd = M.forward(params, cfg, seq[None])[2]
     _, cache = M.prefill(params, cfg, seq)
     for j in range(cfg.n_layer):
-        loop2_keys = fwd["loops"][1]["layers"][j]["k"][0]           # (H,T,D)
+        loop2_keys = fwd.loops[1].layers[j].k[0]           # (H,T,D)
         for t in (5, 6, 7):                                         # the last W positions
             np.testing.assert_array_equal(cache.k_ring[0, j, :, t % 3], loop2_keys[:, t])
 

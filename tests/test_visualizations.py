@@ -175,6 +175,16 @@ def test_kv_bytes_formula_matches_the_spec_table():
     assert kv_layout.kv_bytes_formula("plt", 3, 3, 4, 100) == 3 * 100 + 2 * 3 * 100
 
 
+def test_kv_layout_boxes_add_up_to_the_models_table():
+    """The diagram's kept boxes (one per position and loop that keeps keys and values)
+    times c must equal the model's byte count for every family it draws."""
+    for family in ("vanilla", "loop", "loop+clp+kvshare", "plt"):
+        for n in (3, 10):
+            rows = kv_layout._family_rows(family, n, 3, 4)
+            kept = sum(len(positions) for positions, _ in rows)
+            assert kept * 100 == kv_layout.kv_bytes_formula(family, n, 3, 4, 100), (family, n)
+
+
 def test_kv_bytes_formula_errors():
     with pytest.raises(ValueError, match="unknown family"):
         kv_layout.kv_bytes_formula("plt-2", 10, 2, 4, 100)

@@ -115,7 +115,7 @@ def plot_latency(bench, ax=None):
 
 
 def plot_memory(bench, ax=None):
-    """KV-cache bytes per variant as measured (bars) and from the spec's formula (black
+    """KV-cache bytes per variant as measured (bars) and from the model's memory table, docs/method.md §8 (black
     ticks); the label gives the ratio to vanilla."""
     bench = load_bench(bench)
     rows = [row for row in bench.get("decode", []) if "variant" in row

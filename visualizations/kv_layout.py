@@ -1,49 +1,33 @@
 """Which key/value cache each loop writes and reads, and how many bytes that costs.
 
 c = bytes_per_position = 2 * NL * C * bytes_per_value: the keys and values of one
-position in all layers. The byte counts are the table in PLT_SPEC.md, "Memory".
+position in all layers. The byte counts come from the model's own memory table
+(`model.kv_cache_bytes_formula`, docs/method.md §8), so figure and model cannot differ.
 """
 
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from minplt import model
+
 from .style import FAMILY_COLORS, byte_unit, figure_and_axes, human_bytes, loop_color
 
-# family name -> (the families of PLT_SPEC.md sharing its row of the memory table)
-FAMILY_ALIASES = {
-    "vanilla": "vanilla",
-    "loop": "loop",
-    "loop+clp": "loop",
-    "loop+clp+kvshare": "kvshare",
-    "loop+kvshare": "kvshare",
-    "plt": "plt",
-    "loop+kvshare+gswa": "plt",
-}
 
-FORMULAS = {  # printed beside each total
-    "vanilla": "N c",
-    "loop": "L N c",
-    "kvshare": "N c",
-    "plt": "N c + (L-1) min(N,W) c",
-}
+def family_config(family, n_loops, window):
+    """A config with the family's flags and loop count (vanilla: one loop)."""
+    if family not in model.FAMILIES:
+        raise ValueError(f"unknown family {family!r}; expected one of {list(model.FAMILIES)}")
+    if window is None:
+        raise ValueError(f"family {family!r} needs a window (W >= 1)")
+    return model.make_config(family, 1 if family == "vanilla" else n_loops, window=window)
 
 
 def kv_bytes_formula(family, n_positions, n_loops, window, bytes_per_position):
-    """KV-cache bytes of one sequence of N = n_positions positions (PLT_SPEC.md, "Memory").
-
+    """KV-cache bytes of one sequence of N = n_positions positions: the model's table,
     vanilla: N c;  loop, loop+clp: L N c;  loop+clp+kvshare, loop+kvshare: N c;
-    plt, loop+kvshare+gswa: N c + (L-1) min(N, W) c.
-    """
-    if family not in FAMILY_ALIASES:
-        raise ValueError(f"unknown family {family!r}; expected one of {list(FAMILY_ALIASES)}")
-    row, n, c = FAMILY_ALIASES[family], n_positions, bytes_per_position
-    if row in ("vanilla", "kvshare"):
-        return n * c
-    if row == "loop":
-        return n_loops * n * c
-    if window is None:
-        raise ValueError(f"family {family!r} needs a window")
-    return n * c + (n_loops - 1) * min(n, window) * c
+    plt, loop+kvshare+gswa: N c + (L-1) min(N, W) c."""
+    cfg = family_config(family, n_loops, window)
+    return model.kv_cache_bytes_formula(cfg, n_positions, bytes_per_position)
 
 
 # ---------------------------------------------------------------- layout diagram
@@ -74,7 +58,7 @@ FAMILY_TITLES = {
 def plot_kv_layout(n_positions, n_loops, window, bytes_per_position, ax=None):
     """One row of boxes per loop and family: a filled box is a position whose keys and
     values that loop keeps in its cache; a dashed box is one it does not keep. Each
-    family's header gives its total cache bytes (PLT_SPEC.md, "Memory")."""
+    family's header gives its total cache bytes (docs/method.md §8)."""
     families = ["vanilla", "loop", "loop+clp+kvshare", "plt"]
     n_rows = 1 + 3 * n_loops + len(families)  # loop rows + one header per family
     fig, ax = figure_and_axes(ax, (0.42 * n_positions + 5.6, 0.36 * (n_rows + 3) + 0.6))
@@ -82,7 +66,8 @@ def plot_kv_layout(n_positions, n_loops, window, bytes_per_position, ax=None):
     y = 0.0
     for family in families:
         total = kv_bytes_formula(family, n_positions, n_loops, window, bytes_per_position)
-        ax.text(-3.4, y, f"{FAMILY_TITLES[family]}:  {FORMULAS[FAMILY_ALIASES[family]]} = "
+        formula = model.kv_cache_formula_text(family_config(family, n_loops, window))
+        ax.text(-3.4, y, f"{FAMILY_TITLES[family]}:  {formula} = "
                 f"{human_bytes(total)}  (x{total / vanilla_bytes:.2f} vanilla)",
                 fontsize=9.5, fontweight="bold", va="center", color=FAMILY_COLORS[family])
         y -= 1

@@ -9,7 +9,7 @@ loop 1-based. PLT-3 decoding positions 5 and 6:
 
 The parallel schedule is possible only with cross-loop parallelism (CLP): cell (t, l)
 then depends on (t-1, l-1), not on (t, l-1), so the L cells of one position are
-independent (PLT_SPEC.md, "Loop inputs" and "Decoding").
+independent (docs/method.md §4 and §7).
 """
 
 import numpy as np

@@ -9,17 +9,23 @@ import sys
 
 from matplotlib.figure import Figure
 
+from minplt import model
+
 # Okabe-Ito colours (colour-blind safe). Loop l always has LOOP_COLORS[l - 1].
 LOOP_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9"]
 
-# One colour per family, shared by the KV-cache, memory and benchmark charts.
+# One colour per family of the model (model.FAMILIES), shared by the KV-cache, memory
+# and benchmark charts.
 FAMILY_COLORS = {
     "vanilla": "#7f7f7f",
     "loop": "#D55E00",
     "loop+clp": "#E69F00",
     "loop+clp+kvshare": "#CC79A7",
     "plt": "#0072B2",
+    "loop+kvshare": "#009E73",
+    "loop+kvshare+gswa": "#56B4E9",
 }
+assert set(FAMILY_COLORS) == set(model.FAMILIES), "every family of the model needs a colour"
 
 
 def loop_color(loop):
@@ -28,12 +34,12 @@ def loop_color(loop):
 
 
 def family_of(variant):
-    """Family of a benchmark variant name: 'plt-2' -> 'plt', 'loop-3' -> 'loop'."""
-    name = variant.lower()
-    for family in sorted(FAMILY_COLORS, key=len, reverse=True):
-        if name == family or name.startswith(family + "-") or name.startswith(family + "_"):
-            return family
-    return name
+    """Family of a variant name: 'plt-2' -> 'plt', 'loop-3' -> 'loop' (model.parse_variant);
+    a name that is no variant is returned as it is."""
+    try:
+        return model.parse_variant(variant.lower().split("_")[0])[0]
+    except ValueError:
+        return variant.lower() if variant.lower() in model.FAMILIES else variant
 
 
 def family_color(variant):
