@@ -496,6 +496,9 @@ def run(args) -> int:
     if not variants or not backends:
         raise ValueError("--variants and --backends must name at least one each")
     big, small, train = sizes_from_args(args)
+    for sizes in (big, small):                 # a bad size is an error now, not after compiling
+        for v in variants:
+            decode_config(v, sizes, sizes["prompt"] + sizes["new_tokens"])
     log = print
 
     load_before = load_average()                   # before compiling: other processes' load
@@ -595,15 +598,8 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minplt.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except ValueError as e:
-        print(f"minplt bench: error: {e}", file=sys.stderr)
-        return 2
+    from minplt import cli
+    return cli.main(["bench", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

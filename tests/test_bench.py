@@ -100,3 +100,11 @@ def test_bench_rejects_unknown_names_clearly(tmp_path, capsys):
     assert "plt-two" in capsys.readouterr().err
     assert bench.main(["--quick", "--backends", "cuda", "--out", str(tmp_path / "x.json")]) == 2
     assert "cuda" in capsys.readouterr().err
+
+
+def test_bench_rejects_a_bad_size_before_any_work(tmp_path, capsys, monkeypatch):
+    """A width the heads do not divide fails at once, before compiling or timing."""
+    monkeypatch.setattr(bench, "machine_info", lambda *a: pytest.fail("compiled first"))
+    assert bench.main(["--width", "30", "--heads", "4", "--out", str(tmp_path / "x.json")]) == 2
+    assert "must be divisible by config.n_head (4)" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
