@@ -269,6 +269,7 @@ def decode_section(sizes, variants, sequential, backends, seed, log, quick=False
         rows.append({"variant": variant, "backend": backend, "schedule": schedule,
                      "ms_per_token": ms,
                      "ms_per_token_min": 1e3 * min(times[(variant, schedule, backend)]),
+                     "ms_per_token_max": 1e3 * max(times[(variant, schedule, backend)]),
                      "kv_bytes": int(M.kv_cache_bytes(cfg, cache0)),
                      "kv_bytes_formula": int(M.kv_cache_bytes_formula(cfg, sizes["prompt"])),
                      "weight_bytes_per_token": int(weight_bytes),

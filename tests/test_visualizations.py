@@ -295,3 +295,32 @@ def test_run_notebooks_reports_a_failure(tmp_path, capsys):
     # a missing file fails before any kernel starts; notebooks run in their own suite
     assert run_notebooks.main([str(tmp_path / "missing.ipynb")]) == 1
     assert "FAILED" in capsys.readouterr().out
+
+
+def test_accuracy_is_plotted_in_percent_from_zero():
+    rows = [{"variant": "vanilla", "accuracy": 0.6, "ms_per_token": 1.0, "accuracy_std": 0.01},
+            {"variant": "plt-2", "accuracy": 0.95, "ms_per_token": 1.1}]
+    ax = charts.plot_accuracy_vs_latency(rows).axes[0]
+    assert ax.get_ylim() == (0, 105) and ax.get_xlim()[0] == 0
+    ys = sorted(float(line.get_ydata()[0]) for line in ax.lines if len(line.get_ydata()))
+    assert 60.0 in ys and 95.0 in ys                         # %, as in the tables
+
+
+def test_attention_ticks_name_the_tokens():
+    fig = charts.plot_attention([np.tril(np.ones((3, 3))) / 3], labels="ab\n")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "\\n"]
+
+
+def test_latency_bars_show_the_spread():
+    bench = {"decode": [
+        {"variant": "vanilla", "backend": "numba", "schedule": "sequential",
+         "ms_per_token": 1.0, "ms_per_token_min": 0.9, "ms_per_token_max": 1.6},
+        {"variant": "plt-2", "backend": "numba", "schedule": "parallel",
+         "ms_per_token": 1.1, "ms_per_token_min": 1.0, "ms_per_token_max": 1.3}],
+        "config": {"repeats": 3}}
+    ax = charts.plot_latency(bench).axes[0]
+    caps = [line for line in ax.lines if len(line.get_ydata())]
+    tops = sorted(round(float(y), 6) for line in caps for y in line.get_ydata())
+    assert 1.6 in tops and 0.9 in tops                      # whiskers from min to max
+    assert any("whiskers" in t.get_text() for t in ax.texts)

@@ -94,7 +94,12 @@ def plot_latency(bench, ax=None):
         for i, row in enumerate(present):  # bars of one variant side by side, centred
             combo = _combo(row)
             offset = (i - (len(present) - 1) / 2) * width
-            bar = ax.bar(x + offset, row["ms_per_token"], width * 0.92, **_combo_style(combo))[0]
+            spread = None
+            if "ms_per_token_min" in row and "ms_per_token_max" in row:   # whiskers: min-max
+                spread = [[row["ms_per_token"] - row["ms_per_token_min"]],
+                          [row["ms_per_token_max"] - row["ms_per_token"]]]
+            bar = ax.bar(x + offset, row["ms_per_token"], width * 0.92, yerr=spread,
+                         capsize=2, error_kw={"elinewidth": 0.8}, **_combo_style(combo))[0]
             reference = _vanilla_ms(rows, combo[0])
             text = f"{row['ms_per_token']:.3g}"
             if reference and variant != "vanilla":
@@ -106,9 +111,13 @@ def plot_latency(bench, ax=None):
         ax.bar([0], [0], 0, label=f"{combo[0]}, {combo[1]}", **_combo_style(combo))
     ax.set_xticks(range(len(variants)), variants)
     ax.set_ylabel("decode latency (ms per token)")
-    ax.set_ylim(0, max(r["ms_per_token"] for r in rows) * 1.25)
+    ax.set_ylim(0, max(r.get("ms_per_token_max", r["ms_per_token"]) for r in rows) * 1.25)
+    runs = bench.get("config", {}).get("repeats")
     ax.set_title("Decode latency (ratio to vanilla on the same backend)\n"
                  + _machine_line(bench), fontsize=10)
+    ax.text(0.0, -0.16, f"Bars: median step over {runs or 'the'} runs; whiskers: fastest and slowest "
+            "step. A ratio whose bars' whiskers overlap is within the run-to-run noise.",
+            transform=ax.transAxes, fontsize=7.5, color="#555555", va="top")
     ax.legend(fontsize=8, title="backend, schedule", title_fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return fig
@@ -213,18 +222,23 @@ def _present(value):
 # ---------------------------------------------------------------- accuracy vs latency
 
 def plot_accuracy_vs_latency(rows, ax=None):
-    """Each variant as a point: decode latency (x) against accuracy (y), with an error
-    bar when `accuracy_std` is given. Better models sit up and to the left."""
+    """Each variant as a point: decode latency (x) against accuracy (y, in %, as in the
+    tables; rows give it as a fraction 0..1), with an error bar of one standard deviation
+    when `accuracy_std` is given. Better models sit up and to the left."""
     fig, ax = figure_and_axes(ax, (6, 4.2))
     for row in rows:
         color = family_color(row["variant"])
-        ax.errorbar(row["ms_per_token"], row["accuracy"], yerr=row.get("accuracy_std"),
+        std = row.get("accuracy_std")
+        ax.errorbar(row["ms_per_token"], 100 * row["accuracy"],
+                    yerr=None if std is None else 100 * std,
                     fmt="o", markersize=7, capsize=4, color=color)
-        ax.annotate(row["variant"], (row["ms_per_token"], row["accuracy"]), xytext=(7, 5),
+        ax.annotate(row["variant"], (row["ms_per_token"], 100 * row["accuracy"]), xytext=(7, 5),
                     textcoords="offset points", fontsize=9, color=color)
-    ax.margins(x=0.2, y=0.2)
+    ax.margins(x=0.2)
+    ax.set_xlim(left=0)
+    ax.set_ylim(0, 105)
     ax.set_xlabel("decode latency (ms per token)")
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel("exact answers (%)")
     ax.set_title("Accuracy against decode latency", fontsize=10)
     ax.grid(alpha=0.3)
     return fig
@@ -232,9 +246,10 @@ def plot_accuracy_vs_latency(rows, ax=None):
 
 # ---------------------------------------------------------------- attention and gates
 
-def plot_attention(maps, titles=None, cmap="viridis"):
+def plot_attention(maps, titles=None, cmap="viridis", labels=None):
     """Attention weights as heatmaps, one panel per map: query position down, key
-    position across. A causal map is lower-triangular; a sliding window is a band."""
+    position across. A causal map is lower-triangular; a sliding window is a band.
+    `labels` (one string per position, e.g. the characters) name the ticks."""
     maps = [np.asarray(m, dtype=float) for m in ([maps] if np.ndim(maps) == 2 else maps)]
     titles = titles or [f"map {i}" for i in range(len(maps))]
     n_cols = min(len(maps), 4)
@@ -248,6 +263,14 @@ def plot_attention(maps, titles=None, cmap="viridis"):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("key position")
         ax.set_ylabel("query position")
+        n = weights.shape[-1]
+        if labels is not None:                      # one tick per position, its token
+            ax.set_xticks(range(n), [repr(c)[1:-1] or " " for c in labels[:n]], fontsize=7)
+            ax.set_yticks(range(weights.shape[0]),
+                          [repr(c)[1:-1] or " " for c in labels[:weights.shape[0]]], fontsize=7)
+        else:                                       # whole positions only, never 2.5
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.yaxis.get_major_locator().set_params(integer=True)
         ax.set_facecolor("#f4f4f4")  # weight exactly 0 (masked) shows as light grey
     for ax in axes[len(maps):]:
         ax.set_axis_off()
