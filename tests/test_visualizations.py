@@ -324,3 +324,11 @@ def test_latency_bars_show_the_spread():
     tops = sorted(round(float(y), 6) for line in caps for y in line.get_ydata())
     assert 1.6 in tops and 0.9 in tops                      # whiskers from min to max
     assert any("whiskers" in t.get_text() for t in ax.texts)
+
+
+def test_make_figures_writes_only_the_committed_figures(tmp_path):
+    """`make figures` must leave no untracked file: without a benchmark JSON it writes
+    exactly the figures the repository holds."""
+    written = {p.name for p in render_all.render_all(tmp_path)}
+    committed = {p.name for p in render_all.FIGURES.iterdir() if not p.name.startswith(".")}
+    assert written <= committed, written - committed

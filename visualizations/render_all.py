@@ -3,7 +3,9 @@
     python -m visualizations.render_all [--bench out/bench/bench.json] [--out DIR]
 
 Writes schedule.png, decode.gif, kv_layout.png and memory_growth.png into
-visualizations/figures/, and latency.png and memory.png when a benchmark JSON exists.
+visualizations/figures/ (the committed figures). The benchmark charts (latency.png,
+memory.png) come from one machine's run, so they are drawn only from a benchmark JSON
+named with --bench, into the folder of that JSON unless --out says otherwise.
 """
 
 import argparse
@@ -13,7 +15,6 @@ import matplotlib
 
 FIGURES = Path(__file__).resolve().parent / "figures"
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_BENCH = Path("out/bench/bench.json")
 
 # The example sizes of the figures: 8 positions and 3 loops fit one screen; the KV
 # numbers are a small model, c = 2 (K and V) * 4 layers * 128 channels * 4 bytes.
@@ -22,19 +23,10 @@ KV_POSITIONS, WINDOW = 12, 4
 BYTES_PER_POSITION = 2 * 4 * 128 * 4
 
 
-def find_bench(path):
-    """The benchmark JSON: `path` if given, else out/bench/bench.json from here or the repo."""
-    if path is not None:
-        return Path(path)
-    for candidate in (DEFAULT_BENCH, REPO / DEFAULT_BENCH):
-        if candidate.exists():
-            return candidate
-    return None
-
-
 def render_all(out=FIGURES, bench=None):
-    """Render every figure into `out`; returns the paths written."""
-    from . import charts, kv_layout, schedule
+    """Render the model-free figures into `out`, and the benchmark charts too when a
+    benchmark JSON is given; returns the paths written."""
+    from . import kv_layout, schedule
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -53,25 +45,42 @@ def render_all(out=FIGURES, bench=None):
          "kv_layout.png")
     save(kv_layout.plot_memory_growth(2, 256, BYTES_PER_POSITION, max_positions=4096),
          "memory_growth.png")
-    if bench is not None and Path(bench).exists():
-        save(charts.plot_latency(bench), "latency.png")
-        save(charts.plot_memory(bench), "memory.png")
+    if bench is not None:
+        written += render_bench(bench, out)
+    return written
+
+
+def render_bench(bench, out):
+    """latency.png and memory.png of one benchmark JSON into `out`."""
+    from . import charts
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, plot in (("latency.png", charts.plot_latency), ("memory.png", charts.plot_memory)):
+        plot(bench).savefig(out / name, dpi=120)
+        written.append(out / name)
     return written
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bench", default=None, help="benchmark JSON (default out/bench/bench.json)")
-    parser.add_argument("--out", default=str(FIGURES), help="output folder")
+    parser.add_argument("--bench", default=None,
+                        help="a benchmark JSON: draw only its charts (into its folder)")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default visualizations/figures/, or the "
+                             "folder of --bench)")
     args = parser.parse_args(argv)
     matplotlib.use("Agg")
-    bench = find_bench(args.bench)
-    if args.bench is not None and not bench.exists():
-        parser.error(f"no benchmark JSON at {bench}")
-    for path in render_all(args.out, bench):
+    if args.bench is not None:
+        bench = Path(args.bench)
+        if not bench.exists():
+            parser.error(f"no benchmark JSON at {bench}: run `python -m minplt bench` first")
+        paths = render_bench(bench, args.out or bench.parent)
+    else:
+        paths = render_all(args.out or FIGURES)
+    for path in paths:
         print(path)
-    if bench is None:
-        print(f"(no {DEFAULT_BENCH}: latency.png and memory.png not rendered)")
 
 
 if __name__ == "__main__":
