@@ -142,7 +142,7 @@ def copy_cache(cache: M.DecodeCache, backend: str) -> M.DecodeCache:
         return None if a is None else a.copy()
     return dataclasses.replace(cache, k=copy(cache.k), v=copy(cache.v),
                                k_ring=copy(cache.k_ring), v_ring=copy(cache.v_ring),
-                               carried=copy(cache.carried),
+                               carried=copy(cache.carried), pos=cache.pos.copy(),
                                trace=[list(cells) for cells in cache.trace],
                                ops=M.get_ops(backend))
 

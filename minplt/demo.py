@@ -89,7 +89,7 @@ def write_schedule_figure(results: dict, task, out_dir: str) -> str:
         r = results[name]
         _, cache = model.generate(r.params, r.config, prompt, 6, return_cache=True)
         traces[name] = cache.trace
-    fig = plot_schedule(cache.pos, 2, trace_sequential=traces["loop-2"],
+    fig = plot_schedule(int(cache.pos[0]), 2, trace_sequential=traces["loop-2"],
                         trace_parallel=traces["plt-2"], prompt_len=len(prompt))
     path = os.path.join(out_dir, "schedule.png")
     fig.savefig(path, dpi=120, bbox_inches="tight")

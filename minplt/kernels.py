@@ -6,9 +6,9 @@ oracle:
 
     linear_rows(x, w)                        (R,C) @ (C,N) -> (R,N), w read once for all R rows
     rmsnorm_rows(x, g, eps)                  (R,C) -> (R,C)
-    rope_rows(x, cos, sin)                   (R,H,D), cos/sin (D/2,) -> (R,H,D)
+    rope_rows(x, cos, sin)                   (R,H,D), cos/sin (R, D/2) -> (R,H,D)
     swiglu_rows(a, b)                        silu(a) * b, (R,F)
-    attention_over_cache(q, k, v, n, scale)  q (R,H,D), k/v (H,cap,D) -> (R,H,D)
+    attention_over_cache(q, k, v, n, scale)  q (B,R,H,D), k/v (B,H,cap,D), n (B,) -> (B,R,H,D)
 
 `model.get_ops("numba")` picks them up by name. Why they exist (docs/method.md §7): a
 parallel-schedule decode step multiplies L rows with every weight matrix. Decoding is
@@ -241,8 +241,9 @@ def rmsnorm_rows(x, g, eps):
 
 @njit(cache=True, fastmath=FASTMATH)
 def rope_rows(x, cos, sin):
-    """(R,H,D) rotated by the angles of one position, 'rotate-half' convention as in
-    model.rope_forward: (x1, x2) -> (x1 cos - x2 sin, x1 sin + x2 cos), halves of D."""
+    """(R,H,D) rotated, row r by its own position's angles cos[r], sin[r] (R, D/2),
+    'rotate-half' convention as in model.rope_forward: (x1, x2) -> (x1 cos - x2 sin,
+    x1 sin + x2 cos), halves of D."""
     R, H, D = x.shape
     half = D // 2
     out = np.empty((R, H, D), x.dtype)
@@ -250,8 +251,8 @@ def rope_rows(x, cos, sin):
         for h in range(H):
             for i in range(half):
                 x1, x2 = x[r, h, i], x[r, h, half + i]
-                out[r, h, i] = x1 * cos[i] - x2 * sin[i]
-                out[r, h, half + i] = x1 * sin[i] + x2 * cos[i]
+                out[r, h, i] = x1 * cos[r, i] - x2 * sin[r, i]
+                out[r, h, half + i] = x1 * sin[r, i] + x2 * cos[r, i]
     return out
 
 
@@ -415,31 +416,39 @@ def _attend_head(q, k, v, n, scale, h, scores, bits, acc, out):
 
 @njit(cache=True, fastmath=FASTMATH, parallel=True)
 def _attention_parallel(q, k, v, n, scale, out):
-    R, H, D = q.shape
-    scores = np.empty((H, R, max(n, 1)), q.dtype)        # scratch, one block per head
-    bits = np.empty((H, max(n, 1)), np.int32)
-    acc = np.empty((H, R, D), q.dtype)
-    for h in prange(H):
-        _attend_head(q, k, v, n, scale, h, scores[h], bits[h], acc[h], out)
+    """Parallel over (sequence, head) pairs; each pair has its own scratch rows."""
+    B, R, H, D = q.shape
+    longest = max(1, n.max())
+    scores = np.empty((B * H, R, longest), q.dtype)
+    bits = np.empty((B * H, longest), np.int32)
+    acc = np.empty((B * H, R, D), q.dtype)
+    for bh in prange(B * H):
+        b, h = bh // H, bh % H
+        _attend_head(q[b], k[b], v[b], n[b], scale, h, scores[bh], bits[bh], acc[bh], out[b])
     return out
 
 
 @njit(cache=True, fastmath=FASTMATH)
 def _attention_serial(q, k, v, n, scale, out):
-    R, H, D = q.shape
-    scores = np.empty((R, max(n, 1)), q.dtype)
-    bits = np.empty(max(n, 1), np.int32)
+    B, R, H, D = q.shape
+    longest = max(1, n.max())
+    scores = np.empty((R, longest), q.dtype)
+    bits = np.empty(longest, np.int32)
     acc = np.empty((R, D), q.dtype)
-    for h in range(H):
-        _attend_head(q, k, v, n, scale, h, scores, bits, acc, out)
+    for b in range(B):
+        for h in range(H):
+            _attend_head(q[b], k[b], v[b], n[b], scale, h, scores, bits, acc, out[b])
     return out
 
 
 def attention_over_cache(q, k, v, n, scale):
-    """R query rows over the first n cached keys/values of every head (parallel over
-    heads). q (R,H,D), k/v (H,cap,D) -> (R,H,D). Entries n.. are never read."""
+    """Each sequence's R query rows over its first n[b] cached keys/values of every head
+    (parallel over sequences and heads). q (B,R,H,D), k/v (B,H,cap,D), n (B,) ->
+    (B,R,H,D). Entries n[b].. are never read; each sequence's cache is read once for all
+    its rows."""
     out = np.empty(q.shape, q.dtype)
-    if 2 * q.shape[1] * n * q.shape[2] < PARALLEL_MIN_VALUES:
+    n = np.asarray(n, np.int64)
+    if 2 * q.shape[2] * int(n.sum()) * q.shape[3] < PARALLEL_MIN_VALUES:
         return _attention_serial(q, k, v, n, scale, out)
     return _attention_parallel(q, k, v, n, scale, out)
 
@@ -522,9 +531,10 @@ def warmup(dtype="float32") -> float:
     rmsnorm_rows(x, np.ones(8, dtype), 1e-6)
     swiglu_rows(x, x)
     q = rng.standard_normal((2, 2, 4)).astype(dtype)
-    rope_rows(q, np.ones(2, dtype), np.zeros(2, dtype))
-    cache = rng.standard_normal((1, 2, 2, 5, 4)).astype(dtype)       # like cache.k
-    _attention_parallel(q, cache[0, 0], cache[0, 1], 3, 0.5, np.empty_like(q))
-    attention_over_cache(q, cache[0, 0], cache[0, 1], 3, 0.5)
-    attention_over_cache_serial(q, cache[0, 0], cache[0, 1], 3, 0.5)
+    rope_rows(q, np.ones((2, 2), dtype), np.zeros((2, 2), dtype))
+    cache = rng.standard_normal((1, 2, 2, 2, 5, 4)).astype(dtype)    # like cache.k
+    qb, n = q[None], np.array([3], np.int64)                          # (B,R,H,D), (B,)
+    _attention_parallel(qb, cache[0, 0], cache[0, 1], n, 0.5, np.empty_like(qb))
+    attention_over_cache(qb, cache[0, 0], cache[0, 1], n, 0.5)
+    attention_over_cache_serial(qb, cache[0, 0], cache[0, 1], n, 0.5)
     return time.perf_counter() - start

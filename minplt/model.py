@@ -701,18 +701,25 @@ def lr_schedule(step: int, max_lr: float, warmup: int, total: int, min_lr_ratio=
 
 
 # ----------------------------------------------------------------------------------------
-# 6. Decoding one sequence: the cache, the row operations of one pass, the pass through
-# the stack, prefill, the two schedules side by side, generate (docs/method.md §7, §8).
+# 6. Decoding a batch of B sequences (B = 1 for one): the cache, the row operations of one
+# pass, the pass through the stack, prefill, the two schedules side by side, generate
+# (docs/method.md §7, §8).
+#
+# [choice] Sequences of different lengths keep their own positions: sequence b is at
+# position pos[b], gets RoPE angles of pos[b], and attends to its own first pos[b] + 1
+# cache entries. No padding and no mask, so each sequence's logits are exactly those of
+# decoding it alone; the price is a per-sequence loop inside the attention kernel.
 
 @dataclass
 class DecodeCache:
-    """What decoding keeps between steps.
-    k, v: (n_full, NL, H, cap, D) full caches; index 0 is loop 1 (shared when kv_share),
+    """What decoding keeps between steps, for B sequences.
+    k, v: (n_full, NL, B, H, cap, D) full caches; index 0 is loop 1 (shared when kv_share),
           1..L-1 the own caches of loops 2..L when there is no kv_share (n_full = 1 or L).
-    k_ring, v_ring: (L-1, NL, H, Wcap, D) the window ring buffers of loops 2..L (gswa);
+    k_ring, v_ring: (L-1, NL, B, H, Wcap, D) the window ring buffers of loops 2..L (gswa);
           position t lives in slot t % Wcap.
-    carried: (L-1, C) h^(l)_{t-1}, l = 1..L-1, handed to the next step (clp).
-    pos: positions already in the cache; trace: (position, loop) cells of every pass.
+    carried: (L-1, B, C) h^(l)_{t-1}, l = 1..L-1, handed to the next step (clp).
+    pos: (B,) positions already in the cache, per sequence.
+    trace: (position, loop) cells of every pass, for sequence 0.
     ops: the row operations every step uses (get_ops), chosen once when the cache is made."""
     k: np.ndarray
     v: np.ndarray
@@ -720,42 +727,50 @@ class DecodeCache:
     v_ring: np.ndarray | None
     carried: np.ndarray | None
     capacity: int
-    pos: int = 0
+    pos: np.ndarray
     trace: list = field(default_factory=list)
     ops: SimpleNamespace | None = None
 
+    @property
+    def batch_size(self) -> int:
+        return len(self.pos)
 
-def new_cache(cfg: Config, capacity: int | None = None, backend: str = "numpy") -> DecodeCache:
-    """An empty cache for up to `capacity` positions (default config.block_size), decoded
-    with the row operations of `backend` ('numpy' or 'numba')."""
+
+def new_cache(cfg: Config, capacity: int | None = None, backend: str = "numpy",
+              batch_size: int = 1) -> DecodeCache:
+    """An empty cache for `batch_size` sequences of up to `capacity` positions (default
+    config.block_size), decoded with the row operations of `backend` ('numpy', 'numba')."""
     capacity = cfg.block_size if capacity is None else capacity
     if capacity < 1:
         raise ValueError(f"cache capacity must be >= 1, got {capacity}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     ops = get_ops(backend)
     dtype = np.dtype(cfg.dtype)
-    L, NL, H, D = cfg.n_loops, cfg.n_layer, cfg.n_head, cfg.head_size
+    L, NL, B, H, D = cfg.n_loops, cfg.n_layer, batch_size, cfg.n_head, cfg.head_size
     n_full = 1 if (cfg.kv_share or L == 1) else L
-    k = np.zeros((n_full, NL, H, capacity, D), dtype)
+    k = np.zeros((n_full, NL, B, H, capacity, D), dtype)
     ring = None
     if cfg.gswa:
-        ring = (L - 1, NL, H, min(cfg.window, capacity), D)
+        ring = (L - 1, NL, B, H, min(cfg.window, capacity), D)
     return DecodeCache(
         k=k, v=np.zeros_like(k),
         k_ring=np.zeros(ring, dtype) if ring else None,
         v_ring=np.zeros(ring, dtype) if ring else None,
-        carried=np.zeros((L - 1, cfg.n_embd), dtype) if cfg.clp else None,
-        capacity=capacity, ops=ops)
+        carried=np.zeros((L - 1, B, cfg.n_embd), dtype) if cfg.clp else None,
+        capacity=capacity, pos=np.zeros(B, np.int64), ops=ops)
 
 
 def kv_cache_bytes(cfg: Config, cache: DecodeCache) -> int:
-    """Bytes of keys and values the cache holds for its `pos` positions (docs/method.md
-    §8; the preallocated arrays are larger until they fill up). Carried states are not
-    included: see carried_bytes."""
+    """Bytes of keys and values the cache holds for its sequences' positions
+    (docs/method.md §8, summed over the batch; the preallocated arrays are larger until
+    they fill up). Carried states are not included: see carried_bytes."""
     per_position = 2 * cfg.n_layer * cfg.n_embd * cache.k.itemsize     # c in §8
     n_full = cache.k.shape[0]
-    total = n_full * cache.pos * per_position
+    total = n_full * int(cache.pos.sum()) * per_position
     if cache.k_ring is not None:
-        total += (cfg.n_loops - 1) * min(cache.pos, cfg.window) * per_position
+        held = int(np.minimum(cache.pos, cfg.window).sum())
+        total += (cfg.n_loops - 1) * held * per_position
     return total
 
 
@@ -764,7 +779,7 @@ def carried_bytes(cfg: Config, cache: DecodeCache) -> int:
 
 
 def kv_cache_bytes_formula(cfg: Config, n: int, bytes_per_position: int | None = None) -> int:
-    """The memory table of docs/method.md §8, for a sequence of n positions; c is the
+    """The memory table of docs/method.md §8, for one sequence of n positions; c is the
     bytes of one position's keys and values in all layers (2 NL C bytes_per_value)."""
     c = bytes_per_position
     if c is None:
@@ -783,9 +798,9 @@ def kv_cache_formula_text(cfg: Config) -> str:
     return "N c + (L-1) min(N,W) c" if cfg.gswa else "N c"
 
 
-# The row operations of one decode pass: R rows (1 or L) at one position of one sequence.
-# The Numba kernels in kernels.py have the same names and arguments and are tested
-# against these; get_ops picks one set or the other.
+# The row operations of one decode pass: R rows, a few per sequence, at each sequence's
+# own position. The Numba kernels in kernels.py have the same names and arguments and
+# are tested against these; get_ops picks one set or the other.
 
 def linear_rows(x, w):
     """(R,C) @ (C,N) -> (R,N). Plain `@` here; kernels.linear_rows reads w once for all R."""
@@ -798,16 +813,20 @@ def rmsnorm_rows(x, g, eps):
 
 
 def rope_rows(x, cos, sin):
-    """(R,H,D) rotated by the angles of one position: cos, sin (D/2,)."""
-    return rope_forward(x, cos, sin)
+    """(R,H,D) rotated, row r by its own position's angles: cos, sin (R, D/2)."""
+    return rope_forward(x, cos[:, None, :], sin[:, None, :])
 
 
 def attention_over_cache(q, k, v, n, scale):
-    """R query rows over the first n cached keys/values of every head.
-    q (R,H,D), k/v (H,cap,D) -> (R,H,D). Entries n.. of the cache are not looked at."""
-    k, v = k[:, :n], v[:, :n]                                            # (H,n,D)
-    scores = np.einsum("rhd,hnd->rhn", q, k) * scale                     # (R,H,n)
-    return np.einsum("rhn,hnd->rhd", softmax(scores), v)                 # (R,H,D)
+    """Each sequence's query rows over the first n[b] cached keys/values of every head.
+    q (B,R,H,D), k/v (B,H,cap,D), n (B,) -> (B,R,H,D). Entries n[b].. are not looked at,
+    and each sequence's cache is read once for all its R rows."""
+    out = np.empty_like(q)
+    for b in range(q.shape[0]):
+        kb, vb = k[b, :, :n[b]], v[b, :, :n[b]]                          # (H,n,D)
+        scores = np.einsum("rhd,hnd->rhn", q[b], kb) * scale             # (R,H,n)
+        out[b] = np.einsum("rhn,hnd->rhd", softmax(scores), vb)          # (R,H,D)
+    return out
 
 
 def swiglu_rows(a, b):
@@ -834,53 +853,71 @@ def get_ops(backend: str) -> SimpleNamespace:
     return _OPS[backend]
 
 
-def stack_rows(params, cfg: Config, cache: DecodeCache, u, loops, t):
-    """One pass through the shared stack for R rows at position t; row i computes loop
-    loops[i] (0-based). u (R,C) -> h (R,C). Every row's keys/values are written to their
-    cache before the layer's attention, so rows of loops >= 2 see position t of loop 1."""
+def stack_rows(params, cfg: Config, cache: DecodeCache, u, loops):
+    """One pass through the shared stack for R rows of each of the B sequences, all at
+    their position cache.pos[b]; row i of every sequence computes loop loops[i]
+    (0-based). u (B,R,C) -> h (B,R,C). Every row's keys/values are written to their
+    cache before the layer's attention, so rows of loops >= 2 see position t of loop 1.
+    The products see all B*R rows at once: each weight is read once per pass."""
     ops = cache.ops
     H, D, W = cfg.n_head, cfg.head_size, cfg.window
-    R = len(loops)
+    B, R, C = u.shape
+    t = cache.pos                                                        # (B,)
     scale = 1.0 / math.sqrt(D)
-    angles = t * cfg.rope_base ** (-np.arange(0, D, 2) / D)              # (D/2,)
-    cos, sin = np.cos(angles).astype(u.dtype), np.sin(angles).astype(u.dtype)
+    angles = t[:, None] * cfg.rope_base ** (-np.arange(0, D, 2) / D)     # (B, D/2)
+    cos = np.repeat(np.cos(angles).astype(u.dtype), R, axis=0)           # (B*R, D/2)
+    sin = np.repeat(np.sin(angles).astype(u.dtype), R, axis=0)
     kinds = [loop_attention_kind(cfg, l) for l in loops]
     kv_rows = [i for i, kind in enumerate(kinds) if kind != "shared"]    # rows storing k, v
     on_shared = [i for i, l in enumerate(loops) if l == 0 or cfg.kv_share]
+    gswa_rows = [i for i, kind in enumerate(kinds) if kind == "gswa"]
+    seqs = np.arange(B)
+    u = u.reshape(B * R, C)
     for j in range(cfg.n_layer):
         p = f"layers.{j}."
-        a = ops.rmsnorm_rows(u, params[p + "attn_norm"], cfg.norm_eps)   # (R,C)
-        q = ops.rope_rows(ops.linear_rows(a, params[p + "wq"]).reshape(R, H, D), cos, sin)
+        a = ops.rmsnorm_rows(u, params[p + "attn_norm"], cfg.norm_eps)   # (B*R,C)
+        q = ops.rope_rows(ops.linear_rows(a, params[p + "wq"]).reshape(B * R, H, D), cos, sin)
+        q = q.reshape(B, R, H, D)
+        a_rows = a.reshape(B, R, C)
         if kv_rows:
-            k = ops.rope_rows(ops.linear_rows(a[kv_rows], params[p + "wk"])
-                              .reshape(-1, H, D), cos, sin)              # (R',H,D)
-            v = ops.linear_rows(a[kv_rows], params[p + "wv"]).reshape(-1, H, D)
+            a_kv = a_rows[:, kv_rows].reshape(-1, C)                     # (B*R',C)
+            rows_cos = cos.reshape(B, R, -1)[:, kv_rows].reshape(len(a_kv), -1)
+            rows_sin = sin.reshape(B, R, -1)[:, kv_rows].reshape(len(a_kv), -1)
+            k = ops.rope_rows(ops.linear_rows(a_kv, params[p + "wk"]).reshape(-1, H, D),
+                              rows_cos, rows_sin).reshape(B, len(kv_rows), H, D)
+            v = ops.linear_rows(a_kv, params[p + "wv"]).reshape(B, len(kv_rows), H, D)
             for n, i in enumerate(kv_rows):                # write before attending
                 l = loops[i]
                 if l == 0 or not cfg.kv_share:
-                    cache.k[l, j, :, t], cache.v[l, j, :, t] = k[n], v[n]
+                    cache.k[l, j, seqs, :, t], cache.v[l, j, seqs, :, t] = k[:, n], v[:, n]
                 else:
-                    slot = t % cache.k_ring.shape[3]
-                    cache.k_ring[l - 1, j, :, slot], cache.v_ring[l - 1, j, :, slot] = k[n], v[n]
-        y = np.empty((R, H, D), u.dtype)
+                    slot = t % cache.k_ring.shape[4]
+                    cache.k_ring[l - 1, j, seqs, :, slot] = k[:, n]
+                    cache.v_ring[l - 1, j, seqs, :, slot] = v[:, n]
+        y = np.empty((B, R, H, D), u.dtype)
         if on_shared:       # all rows reading loop 1's cache: one read of it for them all
-            y[on_shared] = ops.attention_over_cache(q[on_shared], cache.k[0, j],
-                                                    cache.v[0, j], t + 1, scale)
+            y[:, on_shared] = ops.attention_over_cache(q[:, on_shared], cache.k[0, j],
+                                                       cache.v[0, j], t + 1, scale)
+        y_loc = np.empty((B, len(gswa_rows), H, D), u.dtype)
         for i, l in enumerate(loops):
             if kinds[i] == "own" and l > 0:                # own full cache (no kv_share)
-                y[i] = ops.attention_over_cache(q[i:i + 1], cache.k[l, j], cache.v[l, j],
-                                                t + 1, scale)[0]
-            elif kinds[i] == "gswa":                       # y = g y_glob + (1 - g) y_loc
-                y_loc = ops.attention_over_cache(q[i:i + 1], cache.k_ring[l - 1, j],
-                                                 cache.v_ring[l - 1, j], min(t + 1, W), scale)[0]
-                gate = sigmoid(a[i] @ params[p + "gate_w"] + params[p + "gate_b"])[:, None]
-                y[i] = gate * y[i] + (1.0 - gate) * y_loc              # (H,D)
-        u = u + ops.linear_rows(y.reshape(R, H * D), params[p + "wo"])   # (R,C)
+                y[:, i:i + 1] = ops.attention_over_cache(q[:, i:i + 1], cache.k[l, j],
+                                                         cache.v[l, j], t + 1, scale)
+            elif kinds[i] == "gswa":                       # the local branch: own window
+                y_loc[:, gswa_rows.index(i)] = ops.attention_over_cache(
+                    q[:, i:i + 1], cache.k_ring[l - 1, j], cache.v_ring[l - 1, j],
+                    np.minimum(t + 1, W), scale)[:, 0]
+        if gswa_rows:       # y = g y_glob + (1 - g) y_loc, the gates of all rows in one product
+            a_gate = a_rows[:, gswa_rows].reshape(-1, C)                 # (B*G,C)
+            gate = sigmoid(a_gate @ params[p + "gate_w"] + params[p + "gate_b"])
+            gate = gate.reshape(B, len(gswa_rows), H, 1)                 # (B,G,H,1)
+            y[:, gswa_rows] = gate * y[:, gswa_rows] + (1.0 - gate) * y_loc
+        u = u + ops.linear_rows(y.reshape(B * R, H * D), params[p + "wo"])   # (B*R,C)
         m = ops.rmsnorm_rows(u, params[p + "mlp_norm"], cfg.norm_eps)
         z = ops.swiglu_rows(ops.linear_rows(m, params[p + "w1"]),
-                            ops.linear_rows(m, params[p + "w3"]))        # (R,F)
-        u = u + ops.linear_rows(z, params[p + "w2"])                     # (R,C)
-    return u
+                            ops.linear_rows(m, params[p + "w3"]))        # (B*R,F)
+        u = u + ops.linear_rows(z, params[p + "w2"])                     # (B*R,C)
+    return u.reshape(B, R, C)
 
 
 def head_rows(params, cfg, h, ops):
@@ -888,100 +925,140 @@ def head_rows(params, cfg, h, ops):
     return ops.linear_rows(ops.rmsnorm_rows(h, params["norm_f"], cfg.norm_eps), params["lm_head"])
 
 
+def prefill_batch(params, cfg: Config, prompts, capacity: int | None = None,
+                  backend: str = "numpy"):
+    """Run the training computation over each prompt (they may differ in length) and
+    keep what decoding needs: loop 1's keys/values, later loops' full caches (no
+    kv_share) or last W keys/values (gswa), and with CLP the last position's h^(l),
+    l = 1..L-1. The steps after it use the row operations of `backend`.
+    Returns (logits of each sequence's next token (B,V), cache)."""
+    if isinstance(prompts, np.ndarray) and prompts.ndim == 2:
+        prompts = list(prompts)
+    if not isinstance(prompts, (list, tuple)) or not prompts:
+        raise ValueError("prompts must be a non-empty list of token-id sequences "
+                         "(use prefill for a single prompt)")
+    prompts = [check_tokens(p, cfg, f"prompt {b}", ndim=1) for b, p in enumerate(prompts)]
+    cache = new_cache(cfg, capacity, backend, batch_size=len(prompts))
+    longest = max(len(p) for p in prompts)
+    if longest > cache.capacity:
+        raise ValueError(f"a prompt of {longest} tokens does not fit the cache of "
+                         f"{cache.capacity} positions: shorten the prompt or pass a larger "
+                         "capacity (default: config.block_size)")
+    Wc = cache.k_ring.shape[4] if cache.k_ring is not None else 0
+    logits = np.empty((len(prompts), cfg.vocab_size), np.dtype(cfg.dtype))
+    for b, prompt in enumerate(prompts):
+        P = len(prompt)
+        out, _, acts = forward(params, cfg, prompt[None, :])
+        logits[b] = out[0, -1]
+        for loop, record in enumerate(acts.loops):
+            for j, block in enumerate(record.layers):
+                if loop == 0 or not cfg.kv_share:           # a full cache: every position
+                    cache.k[loop, j, b, :, :P] = block.k[0]
+                    cache.v[loop, j, b, :, :P] = block.v[0]
+                elif cfg.gswa:                              # a ring: the last min(P, W)
+                    for t in range(max(0, P - Wc), P):
+                        cache.k_ring[loop - 1, j, b, :, t % Wc] = block.k[0, :, t]
+                        cache.v_ring[loop - 1, j, b, :, t % Wc] = block.v[0, :, t]
+            if cfg.clp and loop < cfg.n_loops - 1:
+                cache.carried[loop, b] = record.h[0, P - 1]
+            if b == 0:
+                cache.trace.append([(t, loop + 1) for t in range(P)])
+        cache.pos[b] = P
+    return logits, cache
+
+
 def prefill(params, cfg: Config, prompt, capacity: int | None = None, backend: str = "numpy"):
-    """Run the training computation over the prompt and keep what decoding needs:
-    loop 1's keys/values, later loops' full caches (no kv_share) or last W keys/values
-    (gswa), and with CLP the last position's h^(l), l = 1..L-1. The steps after it use
-    the row operations of `backend`. Returns (logits of the next token (V,), cache)."""
+    """prefill_batch for one prompt: returns (logits of the next token (V,), cache)."""
     prompt = check_tokens(prompt, cfg, "prompt", ndim=1)
-    P = len(prompt)
-    cache = new_cache(cfg, capacity, backend)
-    if P > cache.capacity:
-        raise ValueError(f"prompt of {P} tokens does not fit the cache of {cache.capacity} "
-                         "positions: shorten the prompt or pass a larger capacity "
-                         "(default: config.block_size)")
-    logits, _, acts = forward(params, cfg, prompt[None, :])
-    Wc = cache.k_ring.shape[3] if cache.k_ring is not None else 0
-    for loop, record in enumerate(acts.loops):
-        for j, block in enumerate(record.layers):
-            if loop == 0 or not cfg.kv_share:           # a full cache: every position
-                cache.k[loop, j, :, :P] = block.k[0]
-                cache.v[loop, j, :, :P] = block.v[0]
-            elif cfg.gswa:                              # a ring: the last min(P, W) ones
-                for t in range(max(0, P - Wc), P):
-                    cache.k_ring[loop - 1, j, :, t % Wc] = block.k[0, :, t]
-                    cache.v_ring[loop - 1, j, :, t % Wc] = block.v[0, :, t]
-        if cfg.clp and loop < cfg.n_loops - 1:
-            cache.carried[loop] = record.h[0, P - 1]
-        cache.trace.append([(t, loop + 1) for t in range(P)])
-    cache.pos = P
-    return logits[0, -1], cache
+    logits, cache = prefill_batch(params, cfg, [prompt], capacity, backend)
+    return logits[0], cache
 
 
-def _begin_step(params, cfg, cache, token):
-    if isinstance(token, (bool, np.bool_)) or not isinstance(token, (int, np.integer)):
-        raise ValueError(f"token must be one integer token id, got {token!r}")
-    if not 0 <= token < cfg.vocab_size:
-        raise ValueError(f"token {token} is outside the vocabulary 0..{cfg.vocab_size - 1}")
-    if cache.pos >= cache.capacity:
+def _begin_step(params, cfg, cache, tokens):
+    """Check the B tokens of a step; returns them and their embeddings E (B,C)."""
+    tokens = np.asarray(tokens)
+    if tokens.dtype == object or not np.issubdtype(tokens.dtype, np.integer) \
+            or tokens.ndim != 1:
+        raise ValueError(f"tokens must be one integer token id per sequence, got {tokens!r}")
+    if len(tokens) != cache.batch_size:
+        raise ValueError(f"the cache holds {cache.batch_size} sequence(s), but {len(tokens)} "
+                         "token(s) were given: pass one token per sequence")
+    bad = tokens[(tokens < 0) | (tokens >= cfg.vocab_size)]
+    if bad.size:
+        raise ValueError(f"token {int(bad[0])} is outside the vocabulary 0..{cfg.vocab_size - 1}")
+    if cache.pos.max() >= cache.capacity:
         raise ValueError(f"the cache is full ({cache.capacity} positions): start a new cache "
                          "with a larger capacity (default: config.block_size)")
-    return cache.pos, params["wte"][token]                               # t, E_t (C,)
+    return params["wte"][tokens]                                         # E_t (B,C)
 
 
-def step_sequential(params, cfg: Config, cache: DecodeCache, token):
-    """Decode one token with L passes of one row: loop 1, then loop 2, ..., loop L.
-    Works for every family. Returns the logits of the next token (V,)."""
+def step_sequential(params, cfg: Config, cache: DecodeCache, tokens):
+    """Decode one token per sequence with L passes of B rows: loop 1, then loop 2, ...,
+    loop L. Works for every family. tokens (B,) -> logits of the next tokens (B,V)."""
     ops = cache.ops
-    t, e = _begin_step(params, cfg, cache, token)
+    e = _begin_step(params, cfg, cache, tokens)                          # (B,C)
     h = None
     new_carried = []
     for l in range(cfg.n_loops):
         if l == 0:
             u = e                                                        # E_t
         elif cfg.clp:
-            u = e + ops.rmsnorm_rows(cache.carried[l - 1:l], params["norm_f"],
-                                     cfg.norm_eps)[0]                    # E_t + N(h^(l-1)_{t-1})
+            u = e + ops.rmsnorm_rows(cache.carried[l - 1], params["norm_f"],
+                                     cfg.norm_eps)                       # E_t + N(h^(l-1)_{t-1})
         else:
             u = h                                                        # h^(l-1)_t
-        h = stack_rows(params, cfg, cache, u[None, :], [l], t)[0]        # one row, (C,)
-        cache.trace.append([(t, l + 1)])
+        h = stack_rows(params, cfg, cache, u[:, None, :], [l])[:, 0]     # one row each, (B,C)
+        cache.trace.append([(int(cache.pos[0]), l + 1)])
         new_carried.append(h)
     if cfg.clp:
         cache.carried[:] = new_carried[:-1]          # h^(l)_t for the next position
     cache.pos += 1
-    return head_rows(params, cfg, h[None, :], ops)[0]
+    return head_rows(params, cfg, h, ops)
 
 
-def step_parallel(params, cfg: Config, cache: DecodeCache, token):
-    """Decode one token with one pass of L rows: the diagonal of the (token, loop) grid.
-    Row l computes loop l at position t from the state loop l-1 left at t-1. CLP only."""
+def step_parallel(params, cfg: Config, cache: DecodeCache, tokens):
+    """Decode one token per sequence with one pass of B x L rows: the diagonal of the
+    (token, loop) grid. Row l computes loop l at position t from the state loop l-1 left
+    at t-1. CLP only. tokens (B,) -> logits of the next tokens (B,V)."""
     if not cfg.clp:
         raise ValueError(f"the parallel schedule needs cross-loop parallelism (clp); "
                          f"{cfg.variant} must use the sequential schedule")
     ops = cache.ops
-    t, e = _begin_step(params, cfg, cache, token)
-    u = np.empty((cfg.n_loops, cfg.n_embd), e.dtype)                     # (L,C)
-    u[0] = e                                                             # row 1: E_t
-    u[1:] = e + ops.rmsnorm_rows(cache.carried, params["norm_f"], cfg.norm_eps)  # E_t + N(h_{t-1})
-    h = stack_rows(params, cfg, cache, u, list(range(cfg.n_loops)), t)   # one pass, L rows
-    cache.trace.append([(t, l + 1) for l in range(cfg.n_loops)])
-    cache.carried[:] = h[:-1]                        # h^(l)_t for the next position
+    e = _begin_step(params, cfg, cache, tokens)                          # (B,C)
+    B, L, C = cache.batch_size, cfg.n_loops, cfg.n_embd
+    u = np.empty((B, L, C), e.dtype)                                     # (B,L,C)
+    u[:, 0] = e                                                          # row 1: E_t
+    carried = ops.rmsnorm_rows(cache.carried.reshape(-1, C), params["norm_f"], cfg.norm_eps)
+    u[:, 1:] = e[:, None] + carried.reshape(L - 1, B, C).transpose(1, 0, 2)  # E_t + N(h_{t-1})
+    h = stack_rows(params, cfg, cache, u, list(range(L)))                # one pass, B x L rows
+    cache.trace.append([(int(cache.pos[0]), l + 1) for l in range(L)])
+    cache.carried[:] = h[:, :-1].transpose(1, 0, 2)  # h^(l)_t for the next position
     cache.pos += 1
-    return head_rows(params, cfg, h[-1:], ops)[0]
+    return head_rows(params, cfg, np.ascontiguousarray(h[:, -1]), ops)
 
 
 SCHEDULES = {"sequential": step_sequential, "parallel": step_parallel}
 
 
-def step(params, cfg, cache, token, schedule="auto"):
-    """One decode step with the named schedule ('auto' = parallel for CLP models), on the
-    backend the cache was made with (prefill's `backend`)."""
+def step_batch(params, cfg, cache, tokens, schedule="auto"):
+    """One decode step for every sequence of the cache: tokens (B,) -> logits (B,V),
+    with the named schedule ('auto' = parallel for CLP models), on the backend the cache
+    was made with (prefill's `backend`)."""
     if schedule == "auto":
         schedule = "parallel" if cfg.clp else "sequential"
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; choose 'sequential', 'parallel' or 'auto'")
-    return SCHEDULES[schedule](params, cfg, cache, token)
+    return SCHEDULES[schedule](params, cfg, cache, tokens)
+
+
+def step(params, cfg, cache, token, schedule="auto"):
+    """step_batch for a cache of one sequence: token (int) -> logits (V,)."""
+    if isinstance(token, (bool, np.bool_)) or not isinstance(token, (int, np.integer)):
+        raise ValueError(f"token must be one integer token id, got {token!r}")
+    if cache.batch_size != 1:
+        raise ValueError(f"this cache holds {cache.batch_size} sequences: use step_batch "
+                         "with one token per sequence")
+    return step_batch(params, cfg, cache, np.array([token]), schedule)[0]
 
 
 def sample_token(logits, temperature, top_k, rng) -> int:
@@ -996,26 +1073,40 @@ def sample_token(logits, temperature, top_k, rng) -> int:
     return int(rng.choice(len(probs), p=probs))
 
 
-def generate(params, cfg: Config, prompt, max_new_tokens: int, temperature=0.0,
-             top_k: int | None = None, seed: int | None = None, schedule="auto",
-             backend="numpy", return_cache=False):
-    """Prefill the prompt, then decode max_new_tokens tokens. temperature=0 is greedy.
-    Returns the new token ids (and the cache if return_cache)."""
-    if max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+def generate_batch(params, cfg: Config, prompts, max_new_tokens: int, temperature=0.0,
+                   top_k: int | None = None, seed: int | None = None, schedule="auto",
+                   backend="numpy", return_cache=False):
+    """Prefill the prompts, then decode max_new_tokens tokens for each, all sequences in
+    every step. temperature=0 is greedy. Returns the new token ids (B, max_new_tokens)
+    (and the cache if return_cache)."""
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) \
+            or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
-    prompt = check_tokens(prompt, cfg, "prompt", ndim=1)
+    if isinstance(prompts, np.ndarray) and prompts.ndim == 2:
+        prompts = list(prompts)
+    if not isinstance(prompts, (list, tuple)) or not prompts:
+        raise ValueError("prompts must be a non-empty list of token-id sequences")
+    prompts = [check_tokens(p, cfg, f"prompt {b}", ndim=1) for b, p in enumerate(prompts)]
     rng = np.random.default_rng(seed)
-    logits, cache = prefill(params, cfg, prompt, capacity=len(prompt) + max_new_tokens,
-                            backend=backend)
-    out = []
-    for _ in range(max_new_tokens):
-        token = sample_token(logits, temperature, top_k, rng)
-        out.append(token)
-        if len(out) < max_new_tokens:
-            logits = step(params, cfg, cache, token, schedule)
-    out = np.array(out, dtype=np.int64)
+    capacity = max(len(p) for p in prompts) + max_new_tokens
+    logits, cache = prefill_batch(params, cfg, prompts, capacity=capacity, backend=backend)
+    out = np.empty((len(prompts), max_new_tokens), np.int64)
+    for i in range(max_new_tokens):
+        out[:, i] = [sample_token(row, temperature, top_k, rng) for row in logits]
+        if i + 1 < max_new_tokens:
+            logits = step_batch(params, cfg, cache, out[:, i], schedule)
     return (out, cache) if return_cache else out
+
+
+def generate(params, cfg: Config, prompt, max_new_tokens: int, temperature=0.0,
+             top_k: int | None = None, seed: int | None = None, schedule="auto",
+             backend="numpy", return_cache=False):
+    """generate_batch for one prompt: returns the new token ids (max_new_tokens,)."""
+    prompt = check_tokens(prompt, cfg, "prompt", ndim=1)
+    out, cache = generate_batch(params, cfg, [prompt], max_new_tokens, temperature, top_k,
+                                seed, schedule, backend, return_cache=True)
+    return (out[0], cache) if return_cache else out[0]

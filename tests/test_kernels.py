@@ -98,8 +98,12 @@ def test_rmsnorm_rows_matches_reference(rng, dtype, R):
 def test_rope_rows_matches_reference(rng, dtype, R):
     x = rng.standard_normal((R, 3, 10)).astype(dtype)      # D/2 = 5: odd half
     cos, sin = M.rope_tables(10, 40, 10000.0, dtype)
-    t = 37
-    assert_close(K.rope_rows(x, cos[t], sin[t]), M.rope_rows(x, cos[t], sin[t]), tolerance(dtype))
+    t = (37 - 5 * np.arange(R)) % 40                        # every row its own position
+    got = K.rope_rows(x, cos[t], sin[t])
+    assert_close(got, M.rope_rows(x, cos[t], sin[t]), tolerance(dtype))
+    for r in range(R):                                     # = the training forward's RoPE
+        assert_close(got[r], M.rope_forward(x[r:r + 1], cos[t[r]], sin[t[r]])[0],
+                     tolerance(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -119,21 +123,25 @@ def test_swiglu_rows_matches_reference(rng, dtype, R):
 # attention_over_cache
 
 def cache_slices(rng, dtype, H, cap, D, n):
-    """k, v as the decode step passes them: cache.k[0, j] of a bigger (2, NL, H, cap, D)
-    array. Slots n.. hold NaN: a kernel that reads a slot it must not read returns NaN."""
-    k = rng.standard_normal((2, 3, H, cap, D)).astype(dtype)
-    v = rng.standard_normal((2, 3, H, cap, D)).astype(dtype)
-    k[:, :, :, n:] = np.nan
-    v[:, :, :, n:] = np.nan
+    """k, v as the decode step passes them: cache.k[0, j] of a bigger (2, NL, B, H, cap, D)
+    array, B = len(n). Slots n[b].. of sequence b hold NaN: a kernel that reads a slot it
+    must not read returns NaN."""
+    n = np.atleast_1d(n)
+    k = rng.standard_normal((2, 3, len(n), H, cap, D)).astype(dtype)
+    v = rng.standard_normal((2, 3, len(n), H, cap, D)).astype(dtype)
+    for b, length in enumerate(n):
+        k[:, :, b, :, length:] = np.nan
+        v[:, :, b, :, length:] = np.nan
     return k[0, 1], v[0, 1]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("R", ROWS)
-@pytest.mark.parametrize("n", [1, 2, 17, 23])
+@pytest.mark.parametrize("n", [[1], [2], [17], [23], [5, 23, 1]])
 def test_attention_over_cache_matches_reference(rng, dtype, R, n):
     H, cap, D = 3, 23, 6
-    q = rng.standard_normal((R, H, D)).astype(dtype)
+    n = np.array(n)
+    q = rng.standard_normal((len(n), R, H, D)).astype(dtype)
     k, v = cache_slices(rng, dtype, H, cap, D, n)
     scale = 1.0 / math.sqrt(D)              # a Python float, as in the model
     ref = M.attention_over_cache(q, k, v, n, scale)
@@ -144,6 +152,17 @@ def test_attention_over_cache_matches_reference(rng, dtype, R, n):
     parallel = K._attention_parallel(q, k, v, n, scale, np.empty_like(q))  # small: forced
     assert_close(serial, got, tolerance(dtype) / 10)
     assert_close(parallel, serial, tolerance(dtype) / 10)
+
+
+def test_batched_attention_is_each_sequence_alone(rng):
+    """Sequence b of a batch gets what attending over its own cache alone gives."""
+    n = np.array([3, 11, 7])
+    q = rng.standard_normal((3, 2, 4, 8))
+    k, v = cache_slices(rng, np.float64, 4, 12, 8, n)
+    batch = K.attention_over_cache(q, k, v, n, 0.3)
+    for b in range(3):
+        alone = K.attention_over_cache(q[b:b + 1], k[b:b + 1], v[b:b + 1], n[b:b + 1], 0.3)
+        np.testing.assert_allclose(batch[b], alone[0], rtol=1e-12, atol=1e-12)
 
 
 def test_exp_float32_matches_the_library_exp():
@@ -160,9 +179,9 @@ def test_exp_float32_matches_the_library_exp():
 
 
 def test_attention_over_cache_public_entry_runs_the_parallel_kernel_on_long_caches(rng):
-    H, cap, D, n = 4, 600, 64, 517
-    assert 2 * H * n * D >= K.PARALLEL_MIN_VALUES
-    q = rng.standard_normal((3, H, D)).astype(np.float32)
+    H, cap, D, n = 4, 600, 64, np.array([517, 300])
+    assert 2 * H * n.sum() * D >= K.PARALLEL_MIN_VALUES
+    q = rng.standard_normal((2, 3, H, D)).astype(np.float32)
     k, v = cache_slices(rng, np.float32, H, cap, D, n)
     got = K.attention_over_cache(q, k, v, n, 0.125)
     assert_close(got, M.attention_over_cache(q, k, v, n, 0.125), 1e-5)
@@ -170,22 +189,23 @@ def test_attention_over_cache_public_entry_runs_the_parallel_kernel_on_long_cach
 
 def test_attention_over_cache_one_position_returns_its_value(rng):
     """With n = 1 the softmax is exactly 1: every row gets the first cached value."""
-    q = rng.standard_normal((3, 2, 4)).astype(np.float32)
+    q = rng.standard_normal((1, 3, 2, 4)).astype(np.float32)
     k, v = cache_slices(rng, np.float32, 2, 9, 4, 1)
-    out = K.attention_over_cache(q, k, v, 1, 0.5)
-    np.testing.assert_array_equal(out, np.broadcast_to(v[:, 0], out.shape))
+    out = K.attention_over_cache(q, k, v, np.array([1]), 0.5)
+    np.testing.assert_array_equal(out[0], np.broadcast_to(v[0, :, 0], out[0].shape))
 
 
 def test_attention_over_cache_large_scores_do_not_overflow(rng):
     """Scores far above 88 (where exp overflows in float32): the softmax must subtract
     the row maximum first. Float32 scores this large carry ~1e-5 rounding, so compare
     with a float64 reference at a looser tolerance."""
-    q = 6.0 * rng.standard_normal((2, 2, 8)).astype(np.float32)
+    q = 6.0 * rng.standard_normal((1, 2, 2, 8)).astype(np.float32)
     k, v = cache_slices(rng, np.float32, 2, 11, 8, 11)
     k *= 6.0
-    got = K.attention_over_cache(q, k, v, 11, 1.0)
+    n = np.array([11])
+    got = K.attention_over_cache(q, k, v, n, 1.0)
     ref = M.attention_over_cache(q.astype(np.float64), k.astype(np.float64),
-                                 v.astype(np.float64), 11, 1.0)
+                                 v.astype(np.float64), n, 1.0)
     assert np.all(np.isfinite(got))
     assert_close(got.astype(np.float64), ref, 1e-3)
 

@@ -210,7 +210,7 @@ def test_kv_shared_loops_store_no_global_keys(family):
     cache = M.new_cache(cfg, capacity=50)
     assert cache.k.shape[0] == 1 and cache.v.shape[0] == 1         # loop 1's cache only
     if cfg.gswa:
-        assert cache.k_ring.shape == (2, cfg.n_layer, cfg.n_head, 4, cfg.head_size)
+        assert cache.k_ring.shape == (2, cfg.n_layer, 1, cfg.n_head, 4, cfg.head_size)
     else:
         assert cache.k_ring is None
     # and the loop-1 cache holds loop 1's keys: the same as a vanilla model's would
@@ -221,7 +221,7 @@ def test_kv_shared_loops_store_no_global_keys(family):
                         "gswa": False})
     plain_params = {k: v for k, v in params.items() if "gate" not in k}
     _, plain_cache = M.prefill(plain_params, plain, prompt)
-    np.testing.assert_array_equal(cache.k[0, :, :, :5], plain_cache.k[0, :, :, :5])
+    np.testing.assert_array_equal(cache.k[0, :, :, :, :5], plain_cache.k[0, :, :, :, :5])
 
 
 def test_ring_buffer_keeps_only_the_last_window():
@@ -233,7 +233,7 @@ def test_ring_buffer_keeps_only_the_last_window():
     for j in range(cfg.n_layer):
         loop2_keys = fwd.loops[1].layers[j].k[0]           # (H,T,D)
         for t in (5, 6, 7):                                         # the last W positions
-            np.testing.assert_array_equal(cache.k_ring[0, j, :, t % 3], loop2_keys[:, t])
+            np.testing.assert_array_equal(cache.k_ring[0, j, 0, :, t % 3], loop2_keys[:, t])
 
 
 def test_carried_bytes_reported_beside_the_cache():
