@@ -69,6 +69,12 @@ JIT_DISABLED = bool(numba.config.DISABLE_JIT)           # NUMBA_DISABLE_JIT=1: p
 # parallel region waits for every thread to get a core. The serial twin then runs.
 PARALLEL_MIN_VALUES = 1 << 18
 
+# From this many rows on, linear_rows hands the product to BLAS. Below it, the kernel's
+# one pass over the weights wins; above it, its R partial-sum rows no longer stay in the
+# cache and BLAS's blocking wins. `python -m minplt bench --batch ...` prints both for
+# R = 1..128 on the machine it runs on (the README gives the crossover measured there).
+BLAS_MIN_ROWS = 48
+
 
 # ----------------------------------------------------------------------------------------
 # 2. linear_rows: out = x @ w for R = 1..8 rows, reading each weight once.
@@ -205,8 +211,12 @@ def _linear_rows_serial(x, w, out):
 
 def linear_rows(x, w):
     """(R,C) @ (C,N) -> (R,N), reading each weight once for all R rows (parallel).
-    A thin Python entry point: Numba code that asks for the thread count cannot be
-    cached (the query is a ctypes call), so the count is asked here and passed in."""
+    From BLAS_MIN_ROWS rows on, BLAS's blocked product is the faster one: the step has
+    turned from reading weights into arithmetic. A thin Python entry point: Numba code
+    that asks for the thread count cannot be cached (the query is a ctypes call), so the
+    count is asked here and passed in."""
+    if x.shape[0] >= BLAS_MIN_ROWS:
+        return x @ w
     out = np.empty((x.shape[0], w.shape[1]), x.dtype)
     if w.size < PARALLEL_MIN_VALUES:
         return _linear_rows_serial(x, w, out)

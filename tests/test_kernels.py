@@ -15,7 +15,7 @@ from minplt import model as M
 
 pytestmark = pytest.mark.kernels
 
-ROWS = [1, 2, 3, 8]
+ROWS = [1, 2, 3, 8, 13]                # 13: a batch of B x L rows (the kernel, not BLAS)
 DTYPES = [np.float32, np.float64]
 
 
@@ -292,3 +292,13 @@ def test_backend_info_describes_the_machine():
 def test_warmup_compiles_and_reports_seconds(dtype):
     seconds = K.warmup(dtype)
     assert isinstance(seconds, float) and seconds >= 0.0
+
+
+@pytest.mark.parametrize("R", [K.BLAS_MIN_ROWS - 1, K.BLAS_MIN_ROWS, 2 * K.BLAS_MIN_ROWS + 3])
+def test_linear_rows_for_many_rows_on_both_sides_of_the_blas_switch(rng, R):
+    """A batch of B x L rows: below BLAS_MIN_ROWS the kernel, from it on BLAS; both
+    give the reference product."""
+    x = rng.standard_normal((R, 70)).astype(np.float32)
+    w = rng.standard_normal((70, 33)).astype(np.float32)
+    assert_close(K.linear_rows(x, w), M.linear_rows(x, w), 1e-5)
+    assert_close(K.linear_rows_serial(x, w), M.linear_rows(x, w), 1e-5)
