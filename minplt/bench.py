@@ -2,25 +2,24 @@
 
 Measured in one run, on the machine it runs on (never asserted by a test):
 
-1. Decode latency: median milliseconds per generated token of vanilla, loop-L and plt-L
-   (parallel schedule), and plt-2 with the sequential schedule, on the numpy and the
-   numba backends. Each run prefills a random prompt (not timed; the prefilled cache is
-   made once per variant and copied for every run) and times only `model.step`.
-2. KV-cache bytes after the prefill, beside the model's memory table (docs/method.md §8).
-3. The memory-bound reference: GB/s of a 1-row product with every weight matrix a step
-   reads, and the weight-read bandwidth each decode step achieves (weight bytes read per
-   token / time per token; the sequential schedule reads the stack L times per token).
-4. Training throughput (tokens/s of forward + backward + AdamW) at the "small" preset.
-5. Ratios of the above, all from this run: plt-L / vanilla, loop-L / vanilla,
-   plt-L / loop-L, sequential / parallel, numba / numpy, achieved / 1-row bandwidth.
+1. Decode latency at batch 1: milliseconds per token of vanilla, loop-L and plt-L (the
+   parallel schedule), and plt-2 with the sequential schedule, on the numpy and numba
+   backends; KV-cache bytes beside the model's table (docs/method.md §8); the weight
+   bandwidth each step reaches against a 1-row product's. A second, small section
+   repeats it at width 256, where Python overhead, not weight reads, sets the time.
+2. With --batch 1,2,4,...: the same variants decoding B sequences at once, ms per step
+   and tokens/s, beside the roofline of each step (minplt/roofline.py) from this
+   machine's read bandwidth and FLOP rate, both measured in the same run.
+3. linear_rows against numpy's `@` for R rows: where the kernel wins, where BLAS does.
+4. Training throughput (forward + backward + AdamW) at the "small" preset.
 
-A second decode section repeats 1-3 at a small width, where Python overhead, not weight
-reads, sets the time per token. Results go to the terminal and to a JSON file
-(default out/bench/bench.json) that visualizations/charts.py plots.
+Every ratio printed (plt-2/vanilla, plt-2/loop-2, numba/numpy, ...) comes from this run.
+Results go to the terminal and to a JSON file (default out/bench/bench.json), which
+`python -m visualizations.render_all --bench out/bench/bench.json` draws.
 
-    python -m minplt bench                   # both sections, both backends (minutes)
-    python -m minplt bench --quick           # tiny shapes, seconds
-    python -m minplt bench --variants vanilla,plt-2 --backends numba --no-small
+    python -m minplt bench                        # batch 1, both sections (minutes)
+    python -m minplt bench --batch 1,2,4,8,16,32  # and the batch sweep
+    python -m minplt bench --quick                # tiny shapes, seconds
 """
 from __future__ import annotations
 
@@ -35,32 +34,42 @@ import time
 
 import numpy as np
 
-from minplt import checkpoint
+from minplt import checkpoint, roofline, timing
 from minplt import model as M
 
 DEFAULT_VARIANTS = "vanilla,loop-2,loop-3,plt-2,plt-3"
-BIG = dict(width=1024, heads=16, ffn=2816, layers=4, vocab=256, prompt=1024, new_tokens=64,
-           repeats=3)
-SMALL = dict(width=256, heads=4, ffn=704, layers=4, prompt=256)
-QUICK = dict(width=64, heads=4, ffn=176, layers=2, vocab=64, prompt=16, new_tokens=4,
-             repeats=1)
-QUICK_SMALL = dict(width=32, heads=4, ffn=64, layers=2, prompt=8)
+
+
+@dataclasses.dataclass(frozen=True)
+class Size:
+    """One benchmark size: the model (a Config without family) and the decode run."""
+    config: M.Config                # width, heads, layers, vocabulary of the model
+    prompt: int                     # prompt tokens, prefilled and not timed
+    new_tokens: int                 # decode steps timed per run
+    repeats: int                    # timed runs per case, after one warm-up run
+
+
+BIG = Size(M.PRESETS["bench"], prompt=1024, new_tokens=64, repeats=3)
+SMALL = Size(dataclasses.replace(M.PRESETS["bench"], n_embd=256, n_head=4, d_ff=704),
+             prompt=256, new_tokens=64, repeats=3)
+QUICK = Size(M.make_config("vanilla", preset="tiny", vocab_size=64, n_embd=64, d_ff=176,
+                           window=64), prompt=16, new_tokens=4, repeats=1)
+QUICK_SMALL = dataclasses.replace(QUICK, config=dataclasses.replace(QUICK.config, n_embd=32,
+                                                                    d_ff=64), prompt=8)
+SWEEP_ROWS = (1, 2, 4, 8, 16, 32, 48, 64, 96, 128)     # linear_rows against BLAS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    size = parser.add_argument_group("decode benchmark size (default: the 'bench' preset)")
-    size.add_argument("--width", type=int, default=None, help=f"model width C ({BIG['width']})")
-    size.add_argument("--heads", type=int, default=None, help=f"attention heads H ({BIG['heads']})")
-    size.add_argument("--ffn", type=int, default=None, help=f"SwiGLU width F ({BIG['ffn']})")
-    size.add_argument("--layers", type=int, default=None, help=f"layers NL ({BIG['layers']})")
-    size.add_argument("--vocab", type=int, default=None, help=f"vocabulary V ({BIG['vocab']})")
+    size = parser.add_argument_group("model size (default: the 'bench' preset)")
+    for name in ("n_embd", "n_head", "d_ff", "n_layer", "vocab_size"):
+        size.add_argument("--" + name.replace("_", "-"), type=int, default=None,
+                          help=f"config.{name} ({getattr(BIG.config, name)})")
     size.add_argument("--prompt", type=int, default=None,
-                      help=f"prompt tokens, prefilled and not timed ({BIG['prompt']})")
+                      help=f"prompt tokens, prefilled and not timed ({BIG.prompt})")
     size.add_argument("--new-tokens", type=int, default=None,
-                      help=f"decode steps timed per run ({BIG['new_tokens']})")
+                      help=f"decode steps timed per run ({BIG.new_tokens})")
     size.add_argument("--repeats", type=int, default=None,
-                      help=f"timed runs per variant and backend, after one warm-up run "
-                           f"({BIG['repeats']})")
+                      help=f"timed runs per case, after one warm-up run ({BIG.repeats})")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS,
                         help=f"comma-separated variants to decode (default {DEFAULT_VARIANTS})")
     parser.add_argument("--sequential", default="plt-2",
@@ -68,15 +77,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default plt-2; '' for none)")
     parser.add_argument("--backends", default="numpy,numba",
                         help="comma-separated decode backends: numpy, numba (default both)")
+    parser.add_argument("--batch", default=None,
+                        help="batch sizes to sweep, e.g. 1,2,4,8,16,32 (numba backend; "
+                             "default: no sweep)")
     section = parser.add_mutually_exclusive_group()
     section.add_argument("--small", action="store_true",
-                         help="run only the small decode section (width 256, 4 heads, F 704, "
-                              "4 layers, prompt 256), where Python overhead dominates")
-    section.add_argument("--no-small", action="store_true",
-                         help="skip the small decode section that runs after the big one")
+                         help="run only the small decode section (width 256), where Python "
+                              "overhead dominates")
+    section.add_argument("--no-small", action="store_true", help="skip the small section")
     parser.add_argument("--no-train", action="store_true", help="skip training throughput")
     parser.add_argument("--no-kernels", action="store_true",
-                        help="skip the linear_rows micro-benchmark (R = 1..8 rows vs numpy)")
+                        help="skip the linear_rows against numpy micro-benchmark")
     parser.add_argument("--quick", action="store_true",
                         help="tiny shapes (width 64, 2 layers, prompt 16, 4 new tokens, "
                              "1 repeat): finishes in seconds")
@@ -86,7 +97,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # ----------------------------------------------------------------------------------------
-# Machine
+# Cases: configs, (variant, schedule) pairs, the machine
+
+def decode_config(variant: str, size: Size, capacity: int) -> M.Config:
+    """The size's model as `variant`, with room for `capacity` positions."""
+    fields = {f: getattr(size.config, f) for f in ("vocab_size", "n_embd", "n_head", "d_ff",
+                                                   "n_layer", "window")}
+    return M.make_config(variant, preset="bench", block_size=max(capacity, 1), **fields)
+
+
+def decode_cases(variants, sequential):
+    """(variant, schedule) pairs: the parallel schedule for CLP variants, else sequential;
+    then the CLP variants listed in `sequential` once more with the sequential schedule."""
+    cases = [(v, "parallel" if M.FAMILIES[M.parse_variant(v)[0]][0] else "sequential")
+             for v in variants]
+    for variant in sequential:
+        if not M.FAMILIES[M.parse_variant(variant)[0]][0]:
+            raise ValueError(f"--sequential lists {variant!r}, which has no CLP and is "
+                             "already decoded sequentially; list CLP variants (plt-2, ...)")
+        if variant in variants:
+            cases.append((variant, "sequential"))
+    return cases
+
 
 def machine_info(backends) -> dict:
     """CPU, threads and library versions; compiles the kernels when numba runs."""
@@ -108,86 +140,44 @@ def load_average() -> float:
         return float("nan")
 
 
-# ----------------------------------------------------------------------------------------
-# Decode
-
-def decode_config(variant: str, sizes: dict, capacity: int) -> M.Config:
-    return M.make_config(variant, preset="bench", vocab_size=sizes["vocab"], n_embd=sizes["width"],
-                         n_head=sizes["heads"], d_ff=sizes["ffn"], n_layer=sizes["layers"],
-                         block_size=max(capacity, 1))
-
-
-def decode_cases(variants, sequential):
-    """(variant, schedule) pairs: the parallel schedule for CLP variants, else sequential;
-    then the CLP variants listed in `sequential` once more with the sequential schedule."""
-    cases = []
-    for variant in variants:
-        family, _ = M.parse_variant(variant)
-        clp = M.FAMILIES[family][0]
-        cases.append((variant, "parallel" if clp else "sequential"))
-    for variant in sequential:
-        family, _ = M.parse_variant(variant)
-        if not M.FAMILIES[family][0]:
-            raise ValueError(f"--sequential lists {variant!r}, which has no CLP and is "
-                             "already decoded sequentially; list CLP variants (plt-2, ...)")
-        if variant in variants:
-            cases.append((variant, "sequential"))
-    return cases
-
-
-def copy_cache(cache: M.DecodeCache, backend: str) -> M.DecodeCache:
-    """A fresh copy of a prefilled cache, decoded on `backend`, so every timed run starts
-    from the same state."""
-    def copy(a):
-        return None if a is None else a.copy()
-    return dataclasses.replace(cache, k=copy(cache.k), v=copy(cache.v),
-                               k_ring=copy(cache.k_ring), v_ring=copy(cache.v_ring),
-                               carried=copy(cache.carried), pos=cache.pos.copy(),
-                               trace=[list(cells) for cells in cache.trace],
-                               ops=M.get_ops(backend))
-
-
-def decode_run(params, cfg, cache0, first_token, n_steps, schedule, backend):
-    """Seconds of each of n_steps decode steps from a copy of the prefilled cache."""
-    cache, token, times = copy_cache(cache0, backend), first_token, []
-    for _ in range(n_steps):
-        start = time.perf_counter()
-        logits = M.step(params, cfg, cache, token, schedule)
-        times.append(time.perf_counter() - start)
-        token = int(np.argmax(logits))
-    return times
-
-
-def weight_bytes_per_token(params, cfg: M.Config, schedule: str) -> int:
-    """Bytes of weight matrices one decode step reads: the stack once per pass (the
-    parallel schedule makes one pass, the sequential L), plus the output head. Loops
-    with kv_share and no gswa skip wk, wv (they store no keys or values)."""
-    def pass_bytes(loops):
-        kinds = [M.loop_attention_kind(cfg, loop) for loop in loops]
-        names = ["wq", "wo", "w1", "w3", "w2"]
-        if any(kind != "shared" for kind in kinds):
-            names += ["wk", "wv"]
-        if any(kind == "gswa" for kind in kinds):
-            names += ["gate_w"]
-        return sum(params[f"layers.{j}.{name}"].nbytes
-                   for j in range(cfg.n_layer) for name in names)
-    L = cfg.n_loops
-    passes = [list(range(L))] if schedule == "parallel" else [[loop] for loop in range(L)]
-    return sum(pass_bytes(loops) for loops in passes) + params["lm_head"].nbytes
-
-
 def settle(quick=False):
     """Pause before timing the other backend. OpenBLAS's threads keep spinning for a
-    while (~0.1-0.2 s measured) after numpy's last product, and Numba's threads waiting
-    at the end of each parallel loop then share the cores with them: the first numba
-    steps after numpy work can run many times slower. (Numba's threads spin too.)"""
+    while after numpy's last product, and Numba's threads waiting at the end of each
+    parallel loop then share the cores with them: the first numba steps after numpy
+    work can run many times slower."""
     time.sleep(0.0 if quick else 0.5)
+
+
+# ----------------------------------------------------------------------------------------
+# Measurement
+
+def copy_cache(cache: M.DecodeCache, backend: str, batch: int = 1) -> M.DecodeCache:
+    """A fresh copy of a prefilled one-sequence cache, repeated for `batch` sequences and
+    decoded on `backend`, so every timed run starts from the same state."""
+    def tile(a, axis):
+        return None if a is None else np.repeat(a, batch, axis=axis)
+    return dataclasses.replace(cache, k=tile(cache.k, 2), v=tile(cache.v, 2),
+                               k_ring=tile(cache.k_ring, 2), v_ring=tile(cache.v_ring, 2),
+                               carried=tile(cache.carried, 1), pos=np.repeat(cache.pos, batch),
+                               trace=[], ops=M.get_ops(backend))
+
+
+def decode_run(params, cfg, cache0, first_token, n_steps, schedule, backend, batch=1):
+    """Seconds of each of n_steps decode steps (of `batch` sequences) from a copy of the
+    prefilled cache."""
+    cache = copy_cache(cache0, backend, batch)
+    tokens, times = np.full(batch, first_token), []
+    for _ in range(n_steps):
+        start = time.perf_counter()
+        logits = M.step_batch(params, cfg, cache, tokens, schedule)
+        times.append(time.perf_counter() - start)
+        tokens = np.argmax(logits, axis=-1)
+    return times
 
 
 def one_row_bandwidth(params, cfg: M.Config, backend: str, repeats: int = 7) -> float:
     """GB/s of a 1-row product with every weight matrix of one step, read once each: the
-    speed a memory-bound one-row decode step can reach at best (the best of `repeats`
-    sweeps; decode_section measures it before and after the decode runs)."""
+    speed a memory-bound one-row decode step can reach at best (the best sweep)."""
     names = [f"layers.{j}.{w}" for j in range(cfg.n_layer)
              for w in ("wq", "wk", "wv", "wo", "w1", "w3", "w2")] + ["lm_head"]
     weights = [params[name] for name in names]
@@ -198,399 +188,392 @@ def one_row_bandwidth(params, cfg: M.Config, backend: str, repeats: int = 7) -> 
         product = kernels.linear_rows
     else:
         product = np.matmul
-    times = []
-    for run in range(repeats + 1):
-        start = time.perf_counter()
-        for w in weights:
-            product(rows[w.shape[0]], w)
-        if run:
-            times.append(time.perf_counter() - start)
-    return sum(w.nbytes for w in weights) / min(times) / 1e9     # the best sweep: a ceiling
+    seconds = timing.best(lambda: [product(rows[w.shape[0]], w) for w in weights],
+                          repeats=repeats, warmup=1)
+    return sum(w.nbytes for w in weights) / seconds / 1e9
 
 
-def case_label(variant, schedule, backend):
-    family, _ = M.parse_variant(variant)
+class Session:
+    """The prefilled caches and shared weights of one size, for timing decode steps."""
+
+    def __init__(self, size: Size, variants, seed: int, capacity: int):
+        self.size = size
+        self.configs = {v: decode_config(v, size, capacity) for v in variants}
+        # One set of weights for every variant (a PLT config has every parameter: the
+        # G-SWA gate is the only one others lack), so all variants read the same arrays.
+        self.params = M.init_params(decode_config("plt-2", size, capacity), seed)
+        prompt = np.random.default_rng(seed).integers(0, size.config.vocab_size, size.prompt)
+        self.prefilled = {}                       # variant -> (cache after the prompt, token)
+        for variant, cfg in self.configs.items():
+            logits, cache = M.prefill(self.params, cfg, prompt, capacity=capacity)
+            self.prefilled[variant] = (cache, int(np.argmax(logits)))
+
+    def time_cases(self, cases, steps: int, repeats: int, log, quick=False) -> dict:
+        """Seconds of every step of every case (variant, schedule, backend, batch).
+        Runs are interleaved (repeat 1 of every case, then repeat 2, ...) so a burst of
+        other work slows every case alike, and the ratios stay fair; each case is warmed
+        up by a short run first."""
+        times = {case: [] for case in cases}
+        for repeat in range(repeats + 1):             # repeat 0: warm-up, not counted
+            for i, (variant, schedule, backend, batch) in enumerate(cases):
+                if i == 0 or backend != cases[i - 1][2]:
+                    settle(quick)
+                cache0, first = self.prefilled[variant]
+                seconds = decode_run(self.params, self.configs[variant], cache0, first,
+                                     min(steps, 3) if repeat == 0 else steps, schedule,
+                                     backend, batch)
+                if repeat:
+                    times[cases[i]] += seconds
+            if repeat:
+                log(f"  run {repeat}/{repeats}: " + ", ".join(
+                    f"{label(*case)} {1e3 * statistics.median(times[case]):.2f}"
+                    for case in cases) + " ms")
+        return times
+
+
+def label(variant, schedule, backend, batch=1):
+    family = M.parse_variant(variant)[0]
     seq = " seq" if schedule == "sequential" and M.FAMILIES[family][0] else ""
-    return f"{variant}{seq} {'np' if backend == 'numpy' else 'nb'}"
+    return f"{variant}{seq} {'np' if backend == 'numpy' else 'nb'}" + (f" B{batch}" if batch > 1 else "")
 
 
-def decode_section(sizes, variants, sequential, backends, seed, log, quick=False):
-    """Decode rows and 1-row bandwidths of one model size.
-
-    Runs are interleaved: repeat 1 of every (variant, schedule, backend), then repeat 2,
-    ... so that a burst of other work on the machine slows every case alike instead of
-    one of them, and the ratios stay fair. Each case is warmed up by a short run first."""
-    capacity = sizes["prompt"] + sizes["new_tokens"]
-    configs = {v: decode_config(v, sizes, capacity) for v in variants}
-    # One set of weights for every variant (a PLT config has every parameter: the G-SWA
-    # gate is the only one others lack), so all variants read the same arrays.
-    params = M.init_params(decode_config("plt-2", sizes, capacity), seed)
-    any_cfg = next(iter(configs.values()))
+def decode_section(size, variants, sequential, backends, seed, log, quick=False):
+    """Batch-1 decode rows and 1-row bandwidths of one model size."""
+    session = Session(size, variants, seed, size.prompt + size.new_tokens)
     bandwidth = {}
     for b in backends:
         settle(quick)
-        bandwidth[f"{b}_1row_gb_per_s"] = one_row_bandwidth(params, any_cfg, b)
-    log("  1-row weight bandwidth (before the decode runs): " + ", ".join(
-        f"{b} {bandwidth[f'{b}_1row_gb_per_s']:.1f} GB/s" for b in backends))
-    prompt = np.random.default_rng(seed).integers(0, sizes["vocab"], sizes["prompt"])
-    prefilled = {}                    # variant -> (cache after the prompt, first token)
-    for variant in variants:
-        logits, cache0 = M.prefill(params, configs[variant], prompt, capacity=capacity)
-        prefilled[variant] = (cache0, int(np.argmax(logits)))
-    # grouped by backend (numba first), with a pause between the groups: see settle()
-    order = sorted(backends, key=lambda b: b != "numba")
-    cases = [(variant, schedule, backend) for backend in order
-             for variant, schedule in decode_cases(variants, sequential)]
-    times = {case: [] for case in cases}
-    for repeat in range(sizes["repeats"] + 1):          # repeat 0: warm-up, not counted
-        for i, (variant, schedule, backend) in enumerate(cases):
-            if i == 0 or backend != cases[i - 1][2]:
-                settle(quick)
-            cache0, first = prefilled[variant]
-            steps = min(sizes["new_tokens"], 3) if repeat == 0 else sizes["new_tokens"]
-            seconds = decode_run(params, configs[variant], cache0, first, steps, schedule,
-                                 backend)
-            if repeat:
-                times[(variant, schedule, backend)] += seconds
-        if repeat:
-            log(f"  run {repeat}/{sizes['repeats']} (ms/token so far): " + ", ".join(
-                f"{case_label(*case)} {1e3 * statistics.median(times[case]):.2f}"
-                for case in cases))
+        bandwidth[f"{b}_1row_gb_per_s"] = one_row_bandwidth(session.params, size.config, b)
+    order = sorted(backends, key=lambda b: b != "numba")      # numba first, then numpy
+    pairs = decode_cases(variants, sequential)
+    cases = [(v, s, b, 1) for b in order for v, s in pairs]
+    times = session.time_cases(cases, size.new_tokens, size.repeats, log, quick)
     for b in backends:                                   # again, keep the better figure
         settle(quick)
         key = f"{b}_1row_gb_per_s"
-        bandwidth[key] = max(bandwidth[key], one_row_bandwidth(params, any_cfg, b))
+        bandwidth[key] = max(bandwidth[key], one_row_bandwidth(session.params, size.config, b))
     rows = []
-    for variant, schedule, backend in sorted(cases, key=lambda case: (
-            decode_cases(variants, sequential).index(case[:2]), backends.index(case[2]))):
-        cfg, (cache0, _) = configs[variant], prefilled[variant]
-        ms = 1e3 * statistics.median(times[(variant, schedule, backend)])
-        weight_bytes = weight_bytes_per_token(params, cfg, schedule)
+    for variant, schedule, backend, _ in sorted(cases, key=lambda c: (
+            pairs.index(c[:2]), backends.index(c[2]))):
+        cfg, (cache0, _) = session.configs[variant], session.prefilled[variant]
+        seconds = times[(variant, schedule, backend, 1)]
+        ms = 1e3 * statistics.median(seconds)
+        weight_bytes = roofline.weight_bytes_per_step(cfg, schedule)
         rows.append({"variant": variant, "backend": backend, "schedule": schedule,
-                     "ms_per_token": ms,
-                     "ms_per_token_min": 1e3 * min(times[(variant, schedule, backend)]),
-                     "ms_per_token_max": 1e3 * max(times[(variant, schedule, backend)]),
+                     "ms_per_token": ms, "ms_per_token_min": 1e3 * min(seconds),
+                     "ms_per_token_max": 1e3 * max(seconds),
                      "kv_bytes": int(M.kv_cache_bytes(cfg, cache0)),
-                     "kv_bytes_formula": int(M.kv_cache_bytes_formula(cfg, sizes["prompt"])),
+                     "kv_bytes_formula": int(M.kv_cache_bytes_formula(cfg, size.prompt)),
                      "weight_bytes_per_token": int(weight_bytes),
                      "weight_gb_per_s": weight_bytes / (ms / 1e3) / 1e9})
     return rows, bandwidth
 
 
-# ----------------------------------------------------------------------------------------
-# Kernel micro-benchmark: linear_rows against numpy's `@` for R = 1..8 rows
+def batch_section(size, variants, batches, seed, log, quick=False) -> dict:
+    """ms per step and tokens/s of every variant at every batch size (numba backend),
+    with the roofline of each step from the rates measured in this run."""
+    steps = max(1, size.new_tokens // 4)
+    session = Session(size, variants, seed, size.prompt + steps + 1)
+    gb_per_s = roofline.measure_bandwidth(n_bytes=(16 if quick else 256) << 20)
+    gflop_per_s = roofline.measure_flop_rate(size=128 if quick else 1024)
+    log(f"  read bandwidth {gb_per_s:.1f} GB/s, FLOP rate {gflop_per_s:.1f} GFLOP/s "
+        "(float32, measured now)")
+    cases = [(v, s, "numba", b) for b in batches for v, s in decode_cases(variants, [])]
+    times = session.time_cases(cases, steps, size.repeats, log, quick)
+    rows = []
+    for variant, schedule, _, batch in cases:
+        ms = 1e3 * statistics.median(times[(variant, schedule, "numba", batch)])
+        cfg = session.configs[variant]
+        model = roofline.predict_ms(cfg, batch, size.prompt, schedule, gb_per_s, gflop_per_s)
+        rows.append({"variant": variant, "schedule": schedule, "batch": batch,
+                     "ms_per_step": ms, "tokens_per_s": batch / (ms / 1e3), **model,
+                     "crossover_batch": roofline.crossover_batch(cfg, size.prompt, schedule,
+                                                                 gb_per_s, gflop_per_s)})
+    return {"gb_per_s": gb_per_s, "gflop_per_s": gflop_per_s, "rows": rows,
+            "summary": batch_summary(rows)}
 
-KERNEL_SHAPES = [(1024, 2816), (1024, 1024), (2816, 1024)]   # w1/w3, wq/wk/wv/wo, w2
-QUICK_KERNEL_SHAPES = [(64, 176), (64, 64), (176, 64)]
+
+def batch_summary(rows) -> dict:
+    """plt-2/vanilla and plt-2/loop-2 per batch, and the first batch where plt-2 costs
+    more than 1.1x vanilla."""
+    ms = {(r["variant"], r["batch"]): r["ms_per_step"] for r in rows}
+    out = {"plt-2/vanilla": {}, "plt-2/loop-2": {}, "plt-2/vanilla above 1.1 from batch": None}
+    for (variant, batch), value in sorted(ms.items(), key=lambda kv: kv[0][1]):
+        if variant != "plt-2":
+            continue
+        for other in ("vanilla", "loop-2"):
+            if (other, batch) in ms:
+                out[f"plt-2/{other}"][batch] = value / ms[(other, batch)]
+        ratio = out["plt-2/vanilla"].get(batch)
+        if ratio and ratio > 1.1 and out["plt-2/vanilla above 1.1 from batch"] is None:
+            out["plt-2/vanilla above 1.1 from batch"] = batch
+    return out
 
 
-def kernel_section(shapes, max_rows, log, quick=False):
-    """Median microseconds of x (R,C) @ w (C,N) for R = 1..max_rows, numpy `@` and the
-    numba kernel, with w in the caches (the same matrix every call) and from memory
-    (cycling through copies that together exceed the last-level cache, as in decoding)."""
+def kernel_section(shapes, rows_list, log, quick=False):
+    """Median microseconds of x (R,C) @ w (C,N) for each R, numpy `@` and the numba
+    kernel, w from memory (cycling through copies that together exceed the last-level
+    cache, as in decoding)."""
     from minplt import kernels
     rng = np.random.default_rng(0)
     impls = {"numpy": np.matmul, "numba": kernels.linear_rows}
     rows = []
     for C, N in shapes:
         w = rng.standard_normal((C, N)).astype(np.float32)
-        n_copies = max(1, min(64, (96 << 20) // w.nbytes))     # ~96 MB of copies
-        copies = [w.copy() for _ in range(n_copies)]
-        for resident, mats in (("cache", [w]), ("memory", copies)):
-            for impl, product in impls.items():
-                settle(quick)
-                us = []
-                for R in range(1, max_rows + 1):
-                    x = rng.standard_normal((R, C)).astype(np.float32)
-                    times = []
-                    for i in range(max(30, 2 * len(mats)) + 3):
-                        m = mats[i % len(mats)]
-                        start = time.perf_counter()
-                        product(x, m)
-                        if i >= 3:
-                            times.append(time.perf_counter() - start)
-                    us.append(1e6 * statistics.median(times))
-                rows.append({"shape": [C, N], "resident": resident, "impl": impl, "us": us})
-        del copies
-    lines = [f"  {'w (C,N)':11s}{'w in':8s}{'impl':7s}" + "".join(
-        f"{'R=' + str(R):>8s}" for R in range(1, max_rows + 1)) + "   R=2/R=1  R=3/R=1"]
+        copies = [w.copy() for _ in range(max(1, min(64, (96 << 20) // w.nbytes)))]
+        for impl, product in impls.items():
+            settle(quick)
+            us = []
+            for R in rows_list:
+                x = rng.standard_normal((R, C)).astype(np.float32)
+                i = iter(range(1 << 30))
+                times = timing.repeat(lambda: product(x, copies[next(i) % len(copies)]),
+                                      repeats=max(10, len(copies)), warmup=3)
+                us.append(1e6 * statistics.median(times))
+            rows.append({"shape": [C, N], "resident": "memory", "impl": impl, "rows": list(rows_list),
+                         "us": us})
+    lines = [f"  {'w (C,N)':11s}{'impl':7s}" + "".join(f"{'R=' + str(R):>8s}" for R in rows_list)]
     for row in rows:
-        us = row["us"]
-        ratio = (f"{us[1] / us[0]:9.2f}" if len(us) > 1 else "") + \
-            (f"{us[2] / us[0]:9.2f}" if len(us) > 2 else "")
-        lines.append(f"  {'%dx%d' % tuple(row['shape']):11s}{row['resident']:8s}{row['impl']:7s}"
-                     + "".join(f"{t:8.0f}" for t in us) + ratio)
+        lines.append(f"  {'%dx%d' % tuple(row['shape']):11s}{row['impl']:7s}"
+                     + "".join(f"{t:8.0f}" for t in row["us"]))
+    lines.append(f"  (linear_rows hands R >= {kernels.BLAS_MIN_ROWS} rows to BLAS)")
     text = "\n".join(lines)
     log(text)
     return rows, text
 
 
-# ----------------------------------------------------------------------------------------
-# Training throughput
-
-def train_throughput(variants, sizes, seed, batch, seq, repeats, log):
+def train_throughput(variants, preset, vocab_size, seed, batch, seq, repeats, log):
+    """Tokens/s of forward + backward + AdamW, NumPy, for each variant."""
     rows = []
     rng = np.random.default_rng(seed)
     for variant in variants:
-        cfg = M.make_config(variant, preset=sizes["preset"], vocab_size=sizes["vocab"], block_size=seq)
+        cfg = M.make_config(variant, preset=preset, vocab_size=vocab_size, block_size=seq)
         params = M.init_params(cfg, seed)
         opt = M.AdamW(params, lr=1e-3)
         tokens = rng.integers(0, cfg.vocab_size, (batch, seq + 1))
-        idx, targets = tokens[:, :-1], tokens[:, 1:]
-        times = []
-        for run in range(repeats + 1):                  # run 0: warm-up
-            start = time.perf_counter()
-            _, grads = M.loss_and_grads(params, cfg, idx, targets)
+
+        def train_step():
+            _, grads = M.loss_and_grads(params, cfg, tokens[:, :-1], tokens[:, 1:])
             M.clip_grad_norm(grads, 1.0)
             opt.step(params, grads)
-            if run:
-                times.append(time.perf_counter() - start)
-        tokens_per_s = batch * seq / statistics.median(times)
-        rows.append({"variant": variant, "tokens_per_s": tokens_per_s})
-        log(f"  {variant:8s} {tokens_per_s:9.0f} tokens/s")
+        seconds = statistics.median(timing.repeat(train_step, repeats=repeats, warmup=1))
+        rows.append({"variant": variant, "tokens_per_s": batch * seq / seconds})
+        log(f"  {variant:8s} {batch * seq / seconds:9.0f} tokens/s")
     return rows
 
 
 # ----------------------------------------------------------------------------------------
-# Ratios and the report
+# Ratios, targets, tables
 
 def ratios(rows, bandwidth, prefix=""):
-    """Time ratios (and bandwidth ratios) between rows measured in the same run."""
+    """Time ratios between rows measured in the same run."""
     ms = {(r["variant"], r["backend"], r["schedule"]): r["ms_per_token"] for r in rows}
-    out = {}
 
-    def parallel_ms(variant, backend):
+    def best(variant, backend):
         return ms.get((variant, backend, "parallel"), ms.get((variant, backend, "sequential")))
-
-    backends = list(dict.fromkeys(r["backend"] for r in rows))
-    variants = list(dict.fromkeys(r["variant"] for r in rows))
-    for backend in backends:
-        vanilla = parallel_ms("vanilla", backend)
-        for variant in variants:
+    out = {}
+    for backend in dict.fromkeys(r["backend"] for r in rows):
+        vanilla = best("vanilla", backend)
+        for variant in dict.fromkeys(r["variant"] for r in rows):
             family, loops = M.parse_variant(variant)
-            mine = parallel_ms(variant, backend)
+            mine = best(variant, backend)
             if variant != "vanilla" and vanilla:
                 out[f"{prefix}{backend}: {variant}/vanilla"] = mine / vanilla
-            if family == "plt" and parallel_ms(f"loop-{loops}", backend):
-                out[f"{prefix}{backend}: {variant}/loop-{loops}"] = \
-                    mine / parallel_ms(f"loop-{loops}", backend)
+            if family == "plt" and best(f"loop-{loops}", backend):
+                out[f"{prefix}{backend}: {variant}/loop-{loops}"] = mine / best(f"loop-{loops}", backend)
             if (variant, backend, "sequential") in ms and (variant, backend, "parallel") in ms:
                 out[f"{prefix}{backend}: {variant} sequential/parallel"] = \
                     ms[(variant, backend, "sequential")] / ms[(variant, backend, "parallel")]
-    if "numpy" in backends and "numba" in backends:
-        for (variant, backend, schedule), value in ms.items():
-            if backend == "numba" and (variant, "numpy", schedule) in ms:
-                out[f"{prefix}numba/numpy: {variant} {schedule}"] = \
-                    value / ms[(variant, "numpy", schedule)]
-    for r in rows:
-        one_row = bandwidth.get(f"{r['backend']}_1row_gb_per_s")
-        if one_row:
-            out[f"{prefix}{r['backend']}: {r['variant']} {r['schedule']} bandwidth/1-row"] = \
-                r["weight_gb_per_s"] / one_row
+    for (variant, backend, schedule), value in ms.items():
+        if backend == "numba" and (variant, "numpy", schedule) in ms:
+            out[f"{prefix}numba/numpy: {variant} {schedule}"] = value / ms[(variant, "numpy", schedule)]
     return out
 
 
-def format_decode_table(rows, bandwidth) -> str:
-    vanilla = {r["backend"]: r["ms_per_token"] for r in rows if r["variant"] == "vanilla"}
-    lines = [f"  {'variant':9s}{'schedule':11s}{'backend':8s}{'ms/token':>10s}{'x vanilla':>10s}"
-             f"{'weight GB/s':>12s}{'% 1-row':>8s}{'KV bytes':>13s}{'formula':>13s}"]
-    for r in rows:
-        one_row = bandwidth.get(f"{r['backend']}_1row_gb_per_s")
-        rel = f"{r['ms_per_token'] / vanilla[r['backend']]:.2f}" if r["backend"] in vanilla else "-"
-        pct = f"{100 * r['weight_gb_per_s'] / one_row:.0f}%" if one_row else "-"
-        lines.append(f"  {r['variant']:9s}{r['schedule']:11s}{r['backend']:8s}"
-                     f"{r['ms_per_token']:10.3f}{rel:>10s}{r['weight_gb_per_s']:12.1f}{pct:>8s}"
-                     f"{r['kv_bytes']:13,d}{r['kv_bytes_formula']:13,d}")
-    return "\n".join(lines)
-
-
-def format_ratios(values, prefix="") -> str:
-    """The time ratios as a table: one line per ratio, one column per backend; then the
-    numba/numpy ratios. (Bandwidth ratios are the table's '% 1-row' column.)"""
-    per_backend, cross = {}, []
-    for key, value in values.items():
-        key = key[len(prefix):]
-        if key.endswith("bandwidth/1-row"):
-            continue
-        head, _, name = key.partition(": ")
-        if head == "numba/numpy":
-            cross.append((name, value))
-        else:
-            per_backend.setdefault(name, {})[head] = value
-    backends = list(dict.fromkeys(b for row in per_backend.values() for b in row))
-    lines = ["  " + f"{'time ratio (< 1 = faster)':34s}" + "".join(f"{b:>9s}" for b in backends)]
-    for name, row in per_backend.items():
-        lines.append(f"  {name:34s}" + "".join(
-            f"{row[b]:9.3f}" if b in row else f"{'-':>9s}" for b in backends))
-    for name, value in cross:
-        lines.append(f"  {'numba/numpy ' + name:34s}{value:9.3f}   "
-                     f"(numba {1 / value:.2f}x faster)")
-    return "\n".join(lines)
+TARGETS = (("plt-2/vanilla", "<=", 1.05), ("plt-3/vanilla", "<=", 1.10),
+           ("plt-2/loop-2", "<=", 0.53), ("vanilla bandwidth / 1-row bandwidth", ">=", 0.85))
 
 
 def targets(rows, bandwidth) -> list[dict]:
-    """PLT's promise, checked on the numba backend at this size (printed, never asserted)."""
-    ms = {(r["variant"], r["backend"], r["schedule"]): r["ms_per_token"] for r in rows}
-    out = []
-
-    def check(name, value, goal, met):
-        out.append({"name": name, "value": value, "goal": goal, "met": bool(met)})
-
-    def get(variant, backend="numba"):
-        return ms.get((variant, backend, "parallel"), ms.get((variant, backend, "sequential")))
-    vanilla = get("vanilla")
-    if vanilla is None:
-        return out
-    for variant, limit in (("plt-2", 1.10), ("plt-3", 1.20)):
-        if get(variant):
-            check(f"{variant}/vanilla", get(variant) / vanilla, f"<= {limit:.2f}",
-                  get(variant) / vanilla <= limit)
-    for L in (2, 3):
-        if get(f"loop-{L}"):
-            ratio = get(f"loop-{L}") / vanilla
-            check(f"loop-{L}/vanilla", ratio, f"close to {L} (within 15%)",
-                  abs(ratio - L) <= 0.15 * L)
-    if get("plt-2") and get("loop-2"):
-        check("plt-2/loop-2", get("plt-2") / get("loop-2"), "<= 0.53",
-              get("plt-2") / get("loop-2") <= 0.53)
-    if get("plt-2") and get("plt-2", "numpy"):
-        speedup = get("plt-2", "numpy") / get("plt-2")
-        check("numba speed-up over numpy, plt-2", speedup, ">= 2", speedup >= 2)
-    one_row = max(bandwidth.values(), default=0.0)
-    row = next((r for r in rows if r["variant"] == "vanilla" and r["backend"] == "numba"), None)
-    if row and one_row:
-        share = row["weight_gb_per_s"] / one_row
-        check("vanilla weight GB/s / best 1-row GB/s", share, ">= 0.60", share >= 0.60)
-    return out
+    """PLT's promise at batch 1, checked on the numba backend (printed, never asserted)."""
+    values = {k.split(": ", 1)[1]: v for k, v in ratios(rows, bandwidth).items()
+              if k.startswith("numba: ")}
+    vanilla = next((r for r in rows if r["variant"] == "vanilla" and r["backend"] == "numba"), None)
+    one_row = bandwidth.get("numba_1row_gb_per_s")
+    if vanilla and one_row:
+        values["vanilla bandwidth / 1-row bandwidth"] = vanilla["weight_gb_per_s"] / one_row
+    return [{"name": name, "value": values[name], "goal": f"{op} {goal:.2f}",
+             "met": bool(values[name] <= goal if op == "<=" else values[name] >= goal)}
+            for name, op, goal in TARGETS if name in values]
 
 
-def format_targets(checks) -> str:
-    return "\n".join(f"  {c['name']:40s}{c['value']:7.3f}   goal {c['goal']:24s}"
-                     f"{'met' if c['met'] else 'MISSED'}" for c in checks)
+def decode_table(rows, bandwidth, values) -> str:
+    vanilla = {r["backend"]: r["ms_per_token"] for r in rows if r["variant"] == "vanilla"}
+    lines = [f"  {'variant':9s}{'schedule':11s}{'backend':8s}{'ms/token':>10s}{'(min-max)':>16s}"
+             f"{'x vanilla':>10s}{'weight GB/s':>12s}{'% 1-row':>8s}{'KV bytes':>13s}{'= table':>9s}"]
+    for r in rows:
+        one_row = bandwidth.get(f"{r['backend']}_1row_gb_per_s")
+        rel = f"{r['ms_per_token'] / vanilla[r['backend']]:.2f}" if r["backend"] in vanilla else "-"
+        spread = f"({r['ms_per_token_min']:.2f}-{r['ms_per_token_max']:.2f})"
+        lines.append(f"  {r['variant']:9s}{r['schedule']:11s}{r['backend']:8s}"
+                     f"{r['ms_per_token']:10.3f}{spread:>16s}{rel:>10s}{r['weight_gb_per_s']:12.1f}"
+                     f"{100 * r['weight_gb_per_s'] / one_row if one_row else 0:7.0f}%"
+                     f"{r['kv_bytes']:13,d}{'yes' if r['kv_bytes'] == r['kv_bytes_formula'] else 'NO':>9s}")
+    lines.append("  1-row weight bandwidth (every matrix of a step, read once): " + ", ".join(
+        f"{k.split('_')[0]} {v:.1f} GB/s" for k, v in bandwidth.items()))
+    lines += [f"  {name:44s}{value:7.3f}" for name, value in values.items()]
+    return "\n".join(lines)
 
 
-def sizes_from_args(args):
-    """The big and small decode sizes, the training size, from the flags."""
-    big = dict(QUICK if args.quick else BIG)
-    for key in big:
-        value = getattr(args, key)
-        if value is not None:
-            big[key] = value
-    small = dict(big, **(QUICK_SMALL if args.quick else SMALL))
-    train = {"preset": "tiny" if args.quick else "small", "vocab": big["vocab"],
-             "batch": 2 if args.quick else 8, "seq": 16 if args.quick else 64,
-             "repeats": 1 if args.quick else 3}
-    if big["new_tokens"] < 1 or big["repeats"] < 1 or big["prompt"] < 1:
-        raise ValueError("--prompt, --new-tokens and --repeats must be >= 1")
-    return big, small, train
+def batch_table(result) -> str:
+    lines = [f"  {'variant':9s}{'batch':>6s}{'ms/step':>10s}{'tokens/s':>10s}{'roofline ms':>13s}"
+             f"{'bound':>9s}{'measured/roofline':>19s}"]
+    for r in result["rows"]:
+        lines.append(f"  {r['variant']:9s}{r['batch']:6d}{r['ms_per_step']:10.2f}"
+                     f"{r['tokens_per_s']:10.0f}{r['roofline_ms']:13.2f}{r['bound']:>9s}"
+                     f"{r['ms_per_step'] / r['roofline_ms']:19.2f}")
+    s = result["summary"]
+    for name in ("plt-2/vanilla", "plt-2/loop-2"):
+        if s[name]:
+            lines.append(f"  {name:14s}" + "  ".join(f"B{b}: {v:.2f}" for b, v in s[name].items()))
+    lines.append(f"  plt-2 costs more than 1.1x vanilla from batch: "
+                 f"{s['plt-2/vanilla above 1.1 from batch'] or 'not within the sweep'}"
+                 "   (the paper: plt-2/loop-2 = 0.53 at batch 32, on GPUs)")
+    cross = {r["variant"]: r["crossover_batch"] for r in result["rows"]}
+    lines.append("  roofline: compute-bound from batch " + ", ".join(
+        f"{v} {c if c is not None else 'never'}" for v, c in cross.items()))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------
+# The command
+
+def sizes_from_args(args) -> tuple[Size, Size]:
+    """The big and the small decode size, from the preset (or --quick) and the flags."""
+    big, small = (QUICK, QUICK_SMALL) if args.quick else (BIG, SMALL)
+    fields = {f: getattr(args, f) for f in ("n_embd", "n_head", "d_ff", "n_layer", "vocab_size")
+              if getattr(args, f) is not None}
+    run = {f: getattr(args, f) for f in ("prompt", "new_tokens", "repeats")
+           if getattr(args, f) is not None}
+    for name, value in run.items():
+        if value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    big = dataclasses.replace(big, config=dataclasses.replace(big.config, **fields), **run)
+    small = dataclasses.replace(small, config=dataclasses.replace(
+        small.config, vocab_size=big.config.vocab_size),
+        **{k: v for k, v in run.items() if k != "prompt"})
+    return big, small
+
+
+def parse_list(text, what, convert=str):
+    items = [item.strip() for item in (text or "").split(",") if item.strip()]
+    try:
+        return [convert(item) for item in items]
+    except ValueError:
+        raise ValueError(f"--{what} must be a comma-separated list, got {text!r}") from None
 
 
 def run(args) -> int:
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    sequential = [v.strip() for v in args.sequential.split(",") if v.strip()]
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    variants = parse_list(args.variants, "variants")
+    sequential = parse_list(args.sequential, "sequential")
+    backends = parse_list(args.backends, "backends")
+    batches = parse_list(args.batch, "batch", int)
     for b in backends:
         if b not in ("numpy", "numba"):
             raise ValueError(f"unknown backend {b!r} in --backends; choose numpy, numba")
-    for v in variants + sequential:
-        M.parse_variant(v)                                  # a clear error if unknown
     if not variants or not backends:
         raise ValueError("--variants and --backends must name at least one each")
-    big, small, train = sizes_from_args(args)
-    for sizes in (big, small):                 # a bad size is an error now, not after compiling
-        for v in variants:
-            decode_config(v, sizes, sizes["prompt"] + sizes["new_tokens"])
+    if any(b < 1 for b in batches):
+        raise ValueError(f"--batch sizes must be >= 1, got {args.batch}")
+    if batches and "numba" not in backends:
+        raise ValueError("the batch sweep runs on the numba backend: keep numba in --backends")
+    big, small = sizes_from_args(args)
+    for size in (big, small):            # a bad size or variant fails now, not after compiling
+        for v in variants + sequential:
+            decode_config(v, size, size.prompt + size.new_tokens)
+    checkpoint.check_writable(args.out)
     log = print
 
-    load_before = load_average()                   # before compiling: other processes' load
+    load_before = load_average()                  # before compiling: other processes' load
     machine = machine_info(backends)
+    machine["load_average_start"] = load_before
     log("minplt bench")
     log(f"  machine : {machine['cpu']}, {os.cpu_count()} CPUs, python {machine['python']}")
     log(f"  numpy   : {machine['numpy']}, BLAS {machine['blas']}")
     log(f"  numba   : {machine['numba']}, {machine['threads']} threads"
-        + (f" ({machine.get('threading_layer')} layer)" if "threading_layer" in machine else "")
         + (", JIT DISABLED (NUMBA_DISABLE_JIT=1: kernels run as plain Python)"
-           if machine["jit_disabled"] else ""))
-    log(f"  backends: {', '.join(backends)}"
-        + (f"; kernel compile/load time {machine['kernel_compile_s']:.2f} s"
+           if machine["jit_disabled"] else "")
+        + (f"; kernel compile/load {machine['kernel_compile_s']:.2f} s"
            if "kernel_compile_s" in machine else ""))
-    machine["load_average_start"] = load_before
-    log(f"  load    : {machine['load_average_start']:.2f} (1-minute load average before the run)")
-    if machine["load_average_start"] >= 0.5 * (os.cpu_count() or 1):
-        log("  WARNING : other processes are using the CPUs. A parallel kernel waits for all "
-            "its threads at\n            the end of every loop, so busy cores inflate the "
-            "numba times most (and OpenBLAS's).\n            Measure on an idle machine, or "
-            "compare with NUMBA_NUM_THREADS=1 (or GOMP_SPINCOUNT=1000).")
+    log(f"  load    : {load_before:.2f} (1-minute load average before the run)")
+    if load_before >= 0.5 * (os.cpu_count() or 1):
+        log("  WARNING : other processes are using the CPUs; busy cores inflate the numba "
+            "times most.\n            Measure on an idle machine, or compare with "
+            "NUMBA_NUM_THREADS=1 (or GOMP_SPINCOUNT=1000).")
 
     result = {"machine": machine,
-              "config": {**big, "variants": variants, "sequential": sequential,
-                         "backends": backends, "window": M.PRESETS["bench"].window,
-                         "dtype": "float32", "quick": bool(args.quick), "seed": args.seed,
-                         "small": small if not args.no_small else None,
-                         "train": train if not args.no_train else None},
-              "decode": [], "small": {"config": small, "decode": [], "bandwidth": {}},
-              "train": [], "bandwidth": {}, "ratios": {}}
+              "config": {"model": dataclasses.asdict(big.config), "prompt": big.prompt,
+                         "new_tokens": big.new_tokens, "repeats": big.repeats,
+                         "variants": variants, "sequential": sequential, "backends": backends,
+                         "batches": batches, "quick": bool(args.quick), "seed": args.seed},
+              "decode": [], "small": {"decode": [], "bandwidth": {}}, "train": [],
+              "bandwidth": {}, "ratios": {}}
     report = []
-
-    sections = []
-    if not args.small:
-        sections.append(("decode", big))
-    if not args.no_small:
-        sections.append(("small", small))
-    for name, sizes in sections:
-        title = (f"{'Decode' if name == 'decode' else 'Small decode'}: width {sizes['width']}, "
-                 f"{sizes['heads']} heads, F {sizes['ffn']}, {sizes['layers']} layers, "
-                 f"vocab {sizes['vocab']}, prompt {sizes['prompt']}, "
-                 f"{sizes['new_tokens']} new tokens x {sizes['repeats']} runs (median)")
+    sections = ([] if args.small else [("decode", big)]) + ([] if args.no_small else [("small", small)])
+    for name, size in sections:
+        c = size.config
+        title = (f"{'Decode' if name == 'decode' else 'Small decode'}, batch 1: width {c.n_embd}, "
+                 f"{c.n_head} heads, F {c.d_ff}, {c.n_layer} layers, vocab {c.vocab_size}, "
+                 f"prompt {size.prompt}, {size.new_tokens} new tokens x {size.repeats} runs (median)")
         log("\n" + title)
-        rows, bandwidth = decode_section(sizes, variants, sequential, backends, args.seed, log,
-                                         quick=args.quick)
-        prefix = "" if name == "decode" else "small "
-        values = ratios(rows, bandwidth, prefix)
+        rows, bandwidth = decode_section(size, variants, sequential, backends, args.seed, log,
+                                         args.quick)
+        values = ratios(rows, bandwidth, "" if name == "decode" else "small ")
         result["ratios"].update(values)
+        block = "\n" + title + "\n" + decode_table(rows, bandwidth, values)
         if name == "decode":
             result["decode"], result["bandwidth"] = rows, bandwidth
-        else:
-            result["small"].update(decode=rows, bandwidth=bandwidth)
-        block = ("\n" + title + "\n" + format_decode_table(rows, bandwidth)
-                 + "\n  1-row weight bandwidth (every matrix of a step, read once): " + ", ".join(
-                     f"{b} {bandwidth[f'{b}_1row_gb_per_s']:.1f} GB/s" for b in backends)
-                 + "\n" + format_ratios(values, prefix))
-        if name == "decode":
             result["targets"] = targets(rows, bandwidth)
-            if result["targets"]:
-                block += ("\n  Targets (numba backend; PLT's promise: L loops for about the "
-                          "price of one)\n" + format_targets(result["targets"]))
+            block += "\n  Targets at batch 1 (numba): " + "; ".join(
+                f"{t['name']} {t['value']:.3f} {t['goal']}: {'met' if t['met'] else 'MISSED'}"
+                for t in result["targets"])
+        else:
+            result["small"] = {"config": dataclasses.asdict(size.config), "decode": rows,
+                               "bandwidth": bandwidth}
         report.append(block)
 
+    if batches:
+        title = (f"Batch sweep (numba): batch {', '.join(map(str, batches))}, prompt "
+                 f"{big.prompt}, median ms per step")
+        log("\n" + title)
+        result["batch"] = batch_section(big, variants, batches, args.seed, log, args.quick)
+        report.append("\n" + title + "\n" + batch_table(result["batch"]))
+
     if not args.no_kernels and "numba" in backends:
-        shapes = QUICK_KERNEL_SHAPES if args.quick else KERNEL_SHAPES
-        log("\nKernel micro-benchmark: median microseconds of x (R,C) @ w (C,N), float32")
-        result["kernels"], text = kernel_section(shapes, 8, log, quick=args.quick)
-        report.append("\nKernel micro-benchmark: median microseconds of x (R,C) @ w (C,N), "
-                      "float32\n  (w in cache: the same matrix every call; from memory: copies "
-                      "cycled through, as a decode step reads them)\n" + text)
+        c = big.config
+        shapes = [(c.n_embd, c.d_ff), (c.n_embd, c.n_embd), (c.d_ff, c.n_embd)]
+        log("\nlinear_rows against numpy `@`: median microseconds of x (R,C) @ w (C,N), float32")
+        result["kernels"], text = kernel_section(shapes, SWEEP_ROWS[:4] if args.quick
+                                                 else SWEEP_ROWS, log, args.quick)
+        report.append("\nlinear_rows against numpy `@` (median us, w from memory)\n" + text)
 
     if not args.no_train:
-        train_variants = ["vanilla", "loop-2", "plt-2"]
-        log(f"\nTraining throughput: preset {train['preset']}, batch {train['batch']} x "
-            f"{train['seq']} tokens, forward + backward + AdamW (NumPy)")
-        result["train"] = train_throughput(train_variants, train, args.seed, train["batch"],
-                                           train["seq"], train["repeats"], log)
-        by_name = {r["variant"]: r["tokens_per_s"] for r in result["train"]}
-        for v in ("loop-2", "plt-2"):
-            result["ratios"][f"train: {v}/vanilla tokens per s"] = by_name[v] / by_name["vanilla"]
-        report.append(f"\nTraining throughput (preset {train['preset']}, batch {train['batch']} x "
-                      f"{train['seq']}):\n" + "\n".join(
-                          f"  {r['variant']:8s} {r['tokens_per_s']:10.0f} tokens/s"
-                          for r in result["train"]))
+        preset, batch, seq = ("tiny", 2, 16) if args.quick else ("small", 8, 64)
+        log(f"\nTraining throughput: preset {preset}, batch {batch} x {seq} tokens, "
+            "forward + backward + AdamW (NumPy)")
+        result["train"] = train_throughput(["vanilla", "loop-2", "plt-2"], preset,
+                                           big.config.vocab_size, args.seed, batch, seq,
+                                           1 if args.quick else 3, log)
+        report.append(f"\nTraining throughput (preset {preset}, batch {batch} x {seq}):\n"
+                      + "\n".join(f"  {r['variant']:8s} {r['tokens_per_s']:10.0f} tokens/s"
+                                  for r in result["train"]))
 
     machine["load_average_end"] = load_average()
     log("\n" + "=" * 100)
     log(f"{machine['cpu']} | {machine['threads']} numba threads | numpy {machine['numpy']} | "
         f"numba {machine['numba']} | python {machine['python']}\nBLAS {machine['blas']}\n"
-        f"load average {machine['load_average_start']:.2f} before, "
-        f"{machine['load_average_end']:.2f} after ({os.cpu_count()} CPUs)")
+        f"load average {load_before:.2f} before, {machine['load_average_end']:.2f} after "
+        f"({os.cpu_count()} CPUs)")
     for block in report:
         log(block)
     checkpoint.atomic_write(args.out, json.dumps(result, indent=1))

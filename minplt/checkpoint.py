@@ -48,6 +48,24 @@ def atomic_write(path: str, content: str | bytes) -> None:
         raise
 
 
+def check_writable(path: str) -> None:
+    """Fail now, with what to do, if `path` cannot be written: before any work whose
+    result would be lost. `path` must not be a folder, and its folder must be creatable
+    and writable."""
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a folder: give a file name for the output, "
+                         f"e.g. {os.path.join(path, 'out.json')!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"cannot write {path!r}: {existing!r} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write {path!r}: the folder {existing!r} is not writable; "
+                         "choose another output path")
+
+
 def save(path: str, params: dict, cfg: Config, meta: dict | None = None,
          extra: dict[str, np.ndarray] | None = None) -> None:
     """One .npz: the parameters, the config and `meta` (JSON: tokenizer, step, ...) and

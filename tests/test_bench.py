@@ -65,24 +65,12 @@ def test_quick_bench_kv_bytes_follow_the_memory_table(quick_result):
     """PLT-2's cache is vanilla's plus one window; loop-2 doubles it (docs/method.md §8)."""
     kv = {r["variant"]: r["kv_bytes"] for r in quick_result["decode"]}
     config = quick_result["config"]
-    cfg = bench.decode_config("plt-2", config, config["prompt"] + config["new_tokens"])
+    cfg = bench.decode_config("plt-2", bench.QUICK, config["prompt"] + config["new_tokens"])
     per_position = 2 * cfg.n_layer * cfg.n_embd * 4
     window = min(config["prompt"], cfg.window)
     assert kv["loop-2"] == 2 * kv["vanilla"]
     assert kv["plt-2"] == kv["vanilla"] + window * per_position
     assert kv["plt-3"] == kv["vanilla"] + 2 * window * per_position
-
-
-def test_weight_bytes_count_one_pass_per_schedule_pass():
-    cfg = M.make_config("plt", 2, "tiny")
-    params = M.init_params(cfg)
-    stack = sum(params[f"layers.{j}.{w}"].nbytes for j in range(cfg.n_layer)
-                for w in ("wq", "wk", "wv", "wo", "w1", "w3", "w2", "gate_w"))
-    head = params["lm_head"].nbytes
-    assert bench.weight_bytes_per_token(params, cfg, "parallel") == stack + head
-    # sequential: loop 1 has no gate; loop 2 reads the gate
-    gate = sum(params[f"layers.{j}.gate_w"].nbytes for j in range(cfg.n_layer))
-    assert bench.weight_bytes_per_token(params, cfg, "sequential") == 2 * stack - gate + head
 
 
 def test_bench_through_the_cli(tmp_path):
@@ -105,6 +93,32 @@ def test_bench_rejects_unknown_names_clearly(tmp_path, capsys):
 def test_bench_rejects_a_bad_size_before_any_work(tmp_path, capsys, monkeypatch):
     """A width the heads do not divide fails at once, before compiling or timing."""
     monkeypatch.setattr(bench, "machine_info", lambda *a: pytest.fail("compiled first"))
-    assert bench.main(["--width", "30", "--heads", "4", "--out", str(tmp_path / "x.json")]) == 2
+    assert bench.main(["--n-embd", "30", "--n-head", "4", "--out", str(tmp_path / "x.json")]) == 2
     assert "must be divisible by config.n_head (4)" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+def test_bench_rejects_an_unwritable_output_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(bench, "machine_info", lambda *a: pytest.fail("measured first"))
+    assert bench.main(["--quick", "--out", str(tmp_path)]) == 2            # a folder
+    assert "is a folder" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert bench.main(["--quick", "--out", str(blocker / "b.json")]) == 2  # under a file
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_quick_batch_sweep_has_the_roofline(tmp_path):
+    out = tmp_path / "b.json"
+    assert bench.main(["--quick", "--batch", "1,3", "--variants", "vanilla,loop-2,plt-2",
+                       "--backends", "numba", "--no-small", "--no-train", "--no-kernels",
+                       "--out", str(out)]) == 0
+    sweep = json.loads(out.read_text())["batch"]
+    assert sweep["gb_per_s"] > 0 and sweep["gflop_per_s"] > 0
+    seen = {(r["variant"], r["batch"]) for r in sweep["rows"]}
+    assert seen == {(v, b) for v in ("vanilla", "loop-2", "plt-2") for b in (1, 3)}
+    for r in sweep["rows"]:
+        assert r["roofline_ms"] == max(r["read_ms"], r["compute_ms"]) > 0
+        assert r["tokens_per_s"] == pytest.approx(r["batch"] / (r["ms_per_step"] / 1e3))
+    assert set(sweep["summary"]["plt-2/loop-2"]) == {"1", "3"} or \
+        set(sweep["summary"]["plt-2/loop-2"]) == {1, 3}

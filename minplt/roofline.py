@@ -1,0 +1,138 @@
+"""The roofline of one decode step: how many bytes it must read, how much arithmetic it
+must do, and so how fast it can be on a machine with a given read bandwidth and FLOP
+rate (docs/method.md §7):
+
+    time per step >= max(bytes read / bandwidth, FLOPs / FLOP rate)
+
+At batch 1 a step reads every weight once (per pass) and does two FLOPs per weight and
+row, so reading wins by far: L rows of the parallel schedule cost about one. Each
+sequence of a batch adds its rows' arithmetic and its own KV cache to read, but not the
+weights: as B x L grows, the arithmetic catches up with the weight reads, and from
+there on every extra row costs its full price. `crossover_batch` says where.
+
+    bytes_per_step(cfg, batch, n)   weights + KV cache read by one step
+    flops_per_step(cfg, batch, n)   multiply-adds x 2 of the products and attention
+    measure_bandwidth(), measure_flop_rate()    this machine's two rates
+    predict_ms(...)                 the roofline time of a step
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from minplt import model as M
+from minplt import timing
+
+
+def _pass_matrices(cfg: M.Config, loops) -> list[str]:
+    """The weight matrices of one layer that a pass computing `loops` reads: loops with
+    kv_share and no gswa need no wk, wv (they store no keys or values)."""
+    kinds = [M.loop_attention_kind(cfg, loop) for loop in loops]
+    names = ["wq", "wo", "w1", "w3", "w2"]
+    if any(kind != "shared" for kind in kinds):
+        names += ["wk", "wv"]
+    if any(kind == "gswa" for kind in kinds):
+        names += ["gate_w"]
+    return names
+
+
+def passes(cfg: M.Config, schedule: str) -> list[list[int]]:
+    """The loops each pass of a step computes: one pass of all L (parallel) or L
+    passes of one (sequential)."""
+    L = cfg.n_loops
+    return [list(range(L))] if schedule == "parallel" else [[loop] for loop in range(L)]
+
+
+def _matrix_shape(cfg: M.Config, name: str) -> tuple[int, int]:
+    C, F, H = cfg.n_embd, cfg.d_ff, cfg.n_head
+    return {"wq": (C, C), "wk": (C, C), "wv": (C, C), "wo": (C, C), "w1": (C, F),
+            "w3": (C, F), "w2": (F, C), "gate_w": (C, H)}[name]
+
+
+def weight_bytes_per_step(cfg: M.Config, schedule: str) -> int:
+    """Bytes of weight matrices one decode step reads, whatever the batch: the stack
+    once per pass, plus the output head."""
+    itemsize = np.dtype(cfg.dtype).itemsize
+    total = 0
+    for loops in passes(cfg, schedule):
+        for name in _pass_matrices(cfg, loops):
+            rows, cols = _matrix_shape(cfg, name)
+            total += cfg.n_layer * rows * cols * itemsize
+    return total + cfg.n_embd * cfg.vocab_size * itemsize
+
+
+def kv_bytes_read_per_sequence(cfg: M.Config, n: int, schedule: str) -> int:
+    """Bytes of keys and values one sequence's step reads with n positions cached.
+    Loop 1's cache is read once per pass that has rows on it (the attention kernel reads
+    it once for all of them); own full caches once each; G-SWA windows once each."""
+    c = 2 * cfg.n_layer * cfg.n_embd * np.dtype(cfg.dtype).itemsize    # one position, all layers
+    total = 0
+    for loops in passes(cfg, schedule):
+        if any(loop == 0 or cfg.kv_share for loop in loops):
+            total += n * c                                   # loop 1's (shared) cache
+        total += sum(n * c for loop in loops if loop > 0 and not cfg.kv_share)
+        total += sum(min(n, cfg.window) * c for loop in loops if loop > 0 and cfg.gswa)
+    return total
+
+
+def bytes_per_step(cfg: M.Config, batch: int, n: int, schedule: str) -> int:
+    """Weights once, plus each sequence's KV cache."""
+    return weight_bytes_per_step(cfg, schedule) + batch * kv_bytes_read_per_sequence(cfg, n, schedule)
+
+
+def flops_per_step(cfg: M.Config, batch: int, n: int, schedule: str) -> int:
+    """2 x multiply-adds of one step for `batch` sequences with n positions cached: every
+    row through the products of its pass, its attention over the keys it reads, and the
+    head once per sequence."""
+    C, NL = cfg.n_embd, cfg.n_layer
+    total = 0
+    for loops in passes(cfg, schedule):
+        for loop in loops:
+            names = _pass_matrices(cfg, [loop])
+            total += 2 * NL * sum(r * c for r, c in (_matrix_shape(cfg, m) for m in names))
+            keys = n + (min(n, cfg.window) if loop > 0 and cfg.gswa else 0)
+            total += 2 * 2 * NL * keys * C                   # q.k and p.v over `keys`
+    return batch * (total + 2 * C * cfg.vocab_size)
+
+
+def measure_bandwidth(n_bytes: int = 256 << 20, repeats: int = 5) -> float:
+    """GB/s of reading a float32 array far larger than the caches (a sum over it): the
+    rate a step that reads weights and caches from memory can reach at best."""
+    data = np.ones(n_bytes // 4, np.float32)
+    seconds = timing.best(lambda: np.add.reduce(data), repeats=repeats, warmup=1)
+    return n_bytes / seconds / 1e9
+
+
+def measure_flop_rate(size: int = 1024, repeats: int = 5) -> float:
+    """GFLOP/s of a large float32 matrix product through BLAS: the arithmetic rate a
+    compute-bound step can reach at best."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size)).astype(np.float32)
+    b = rng.standard_normal((size, size)).astype(np.float32)
+    seconds = timing.best(lambda: a @ b, repeats=repeats, warmup=1)
+    return 2 * size ** 3 / seconds / 1e9
+
+
+def predict_ms(cfg: M.Config, batch: int, n: int, schedule: str, gb_per_s: float,
+               gflop_per_s: float) -> dict:
+    """The roofline of one step: the time to read its bytes, the time to do its
+    arithmetic, and the larger of the two (milliseconds)."""
+    read = bytes_per_step(cfg, batch, n, schedule) / (gb_per_s * 1e9) * 1e3
+    compute = flops_per_step(cfg, batch, n, schedule) / (gflop_per_s * 1e9) * 1e3
+    return {"read_ms": read, "compute_ms": compute, "roofline_ms": max(read, compute),
+            "bound": "memory" if read >= compute else "compute"}
+
+
+def crossover_batch(cfg: M.Config, n: int, schedule: str, gb_per_s: float,
+                    gflop_per_s: float) -> int | None:
+    """The smallest batch at which a step's arithmetic takes longer than its reads (the
+    step turns compute-bound). Both are linear in the batch B,
+        read(B) = (weights + B kv) / bandwidth,   compute(B) = B flops / rate,
+    so it is the first B above weights/bandwidth / (flops/rate - kv/bandwidth); None
+    when each sequence adds more reading than arithmetic (a long context, for example):
+    then no batch is compute-bound."""
+    bandwidth, rate = gb_per_s * 1e9, gflop_per_s * 1e9
+    per_sequence = flops_per_step(cfg, 1, n, schedule) / rate \
+        - kv_bytes_read_per_sequence(cfg, n, schedule) / bandwidth
+    if per_sequence <= 0:
+        return None
+    return int(weight_bytes_per_step(cfg, schedule) / bandwidth // per_sequence) + 1
