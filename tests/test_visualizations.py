@@ -332,3 +332,15 @@ def test_make_figures_writes_only_the_committed_figures(tmp_path):
     written = {p.name for p in render_all.render_all(tmp_path)}
     committed = {p.name for p in render_all.FIGURES.iterdir() if not p.name.startswith(".")}
     assert written <= committed, written - committed
+
+
+def test_batch_sweep_chart_draws_each_variant_and_its_roofline(tmp_path):
+    rows = [{"variant": v, "batch": b, "ms_per_step": m * b ** 0.5, "tokens_per_s": b / (m * b ** 0.5) * 1e3,
+             "roofline_ms": m * 0.8} for v, m in (("vanilla", 2.0), ("plt-2", 2.1), ("loop-2", 4.0))
+            for b in (1, 2, 4)]
+    fig = charts.plot_batch_sweep({"batch": {"rows": rows, "gb_per_s": 20.0, "gflop_per_s": 90.0}})
+    ax_ms, ax_tps = fig.axes[:2]
+    assert len(ax_ms.lines) == 6 and len(ax_tps.lines) == 6     # measured + roofline each
+    assert list(ax_ms.lines[0].get_xdata()) == [1, 2, 4]
+    assert_png(fig, tmp_path / "sweep.png")
+    assert_png(charts.plot_batch_sweep({}), tmp_path / "empty.png")   # no sweep: a message

@@ -5,7 +5,8 @@
     kv_layout      the KV cache of each loop: kv_bytes_formula, plot_kv_layout,
                    plot_memory_growth
     charts         measured results: plot_latency, plot_memory, plot_training_curves,
-                   plot_accuracy_vs_latency, plot_attention, plot_gates
+                   plot_accuracy_vs_latency, plot_attention, plot_gates,
+                   plot_batch_sweep
     style          one colour per loop and per family, shared by every figure
     render_all     `python -m visualizations.render_all`: the README figures
     run_notebooks  `python -m visualizations.run_notebooks lessons/*.ipynb`

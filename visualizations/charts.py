@@ -219,6 +219,54 @@ def _present(value):
         return False
 
 
+# ---------------------------------------------------------------- batch sweep
+
+def plot_batch_sweep(bench):
+    """Two panels against batch size (log scale): milliseconds per decode step and
+    tokens per second, one line per variant, with each variant's roofline (the larger of
+    read time and compute time, from the rates measured in the same run) dashed. Where
+    a variant's line leaves its roofline's flat part, its rows stopped being free."""
+    bench = load_bench(bench)
+    sweep = bench.get("batch") or {}
+    rows = sweep.get("rows", [])
+    fig = new_figure((11, 4.2))
+    ax_ms, ax_tps = fig.subplots(1, 2)
+    if not rows:
+        _empty(ax_ms, "no batch sweep in the benchmark (run bench --batch 1,2,4,...)")
+        _empty(ax_tps, "")
+        return fig
+    for variant in _variants_in_order(rows):
+        mine = sorted((r for r in rows if r["variant"] == variant), key=lambda r: r["batch"])
+        batches = [r["batch"] for r in mine]
+        color = family_color(variant)
+        style = "-" if not variant.startswith("loop") else "-."
+        ax_ms.plot(batches, [r["ms_per_step"] for r in mine], style, marker="o", color=color,
+                   label=variant)
+        ax_ms.plot(batches, [r["roofline_ms"] for r in mine], ":", color=color, linewidth=1)
+        ax_tps.plot(batches, [r["tokens_per_s"] for r in mine], style, marker="o",
+                    color=color, label=variant)
+        ax_tps.plot(batches, [r["batch"] / r["roofline_ms"] * 1e3 for r in mine], ":",
+                    color=color, linewidth=1)
+    for ax, label in ((ax_ms, "ms per decode step"), (ax_tps, "tokens per second")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch size (sequences decoded together)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3, which="both")
+        ax.xaxis.set_major_formatter(_integer_format())
+    ax_ms.legend(fontsize=8, title="measured (dotted: roofline)", title_fontsize=8)
+    rates = (f"read {sweep.get('gb_per_s', 0):.1f} GB/s, {sweep.get('gflop_per_s', 0):.0f} "
+             "GFLOP/s measured in the same run")
+    fig.suptitle("Decode cost against batch size, numba backend\n" + _machine_line(bench)
+                 + "; " + rates, fontsize=9.5)
+    return fig
+
+
+def _integer_format():
+    from matplotlib.ticker import FuncFormatter
+    return FuncFormatter(lambda value, _: f"{value:g}")
+
+
 # ---------------------------------------------------------------- accuracy vs latency
 
 def plot_accuracy_vs_latency(rows, ax=None):

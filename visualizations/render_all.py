@@ -51,14 +51,18 @@ def render_all(out=FIGURES, bench=None):
 
 
 def render_bench(bench, out):
-    """latency.png and memory.png of one benchmark JSON into `out`."""
+    """latency.png, memory.png (and batch_sweep.png with a sweep) of one benchmark JSON."""
     from . import charts
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, plot in (("latency.png", charts.plot_latency), ("memory.png", charts.plot_memory)):
-        plot(bench).savefig(out / name, dpi=120)
+    data = charts.load_bench(bench)
+    plots = [("latency.png", charts.plot_latency), ("memory.png", charts.plot_memory)]
+    if data.get("batch"):
+        plots.append(("batch_sweep.png", charts.plot_batch_sweep))
+    for name, plot in plots:
+        plot(data).savefig(out / name, dpi=120)
         written.append(out / name)
     return written
 
