@@ -240,10 +240,11 @@ def plot_batch_sweep(bench):
         batches = [r["batch"] for r in mine]
         color = family_color(variant)
         style = "-" if not variant.startswith("loop") else "-."
-        ax_ms.plot(batches, [r["ms_per_step"] for r in mine], style, marker="o", color=color,
-                   label=variant)
+        marker = {1: "o", 2: "o", 3: "^"}.get(_loops_of(variant), "s")    # loops apart
+        ax_ms.plot(batches, [r["ms_per_step"] for r in mine], style, marker=marker,
+                   color=color, label=variant)
         ax_ms.plot(batches, [r["roofline_ms"] for r in mine], ":", color=color, linewidth=1)
-        ax_tps.plot(batches, [r["tokens_per_s"] for r in mine], style, marker="o",
+        ax_tps.plot(batches, [r["tokens_per_s"] for r in mine], style, marker=marker,
                     color=color, label=variant)
         ax_tps.plot(batches, [r["batch"] / r["roofline_ms"] * 1e3 for r in mine], ":",
                     color=color, linewidth=1)
@@ -254,6 +255,8 @@ def plot_batch_sweep(bench):
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, which="both")
         ax.xaxis.set_major_formatter(_integer_format())
+        ax.yaxis.set_major_formatter(_integer_format())
+        ax.yaxis.set_minor_formatter(_integer_format(every=(2, 5)))
     ax_ms.legend(fontsize=8, title="measured (dotted: roofline)", title_fontsize=8)
     rates = (f"read {sweep.get('gb_per_s', 0):.1f} GB/s, {sweep.get('gflop_per_s', 0):.0f} "
              "GFLOP/s measured in the same run")
@@ -262,9 +265,24 @@ def plot_batch_sweep(bench):
     return fig
 
 
-def _integer_format():
+def _loops_of(variant):
+    from minplt import model
+    try:
+        return model.parse_variant(variant)[1]
+    except ValueError:
+        return 1
+
+
+def _integer_format(every=None):
+    """Plain numbers on a log axis ('0.2', '3000'); with `every`, only the ticks whose
+    leading digit is in it (minor ticks 2 and 5), so labels do not crowd."""
     from matplotlib.ticker import FuncFormatter
-    return FuncFormatter(lambda value, _: f"{value:g}")
+
+    def label(value, _):
+        if every is not None and value > 0 and int(f"{value:.0e}"[0]) not in every:
+            return ""
+        return f"{value:g}"
+    return FuncFormatter(label)
 
 
 # ---------------------------------------------------------------- accuracy vs latency
