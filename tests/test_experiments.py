@@ -19,7 +19,7 @@ def test_ablate_quick_writes_every_row(tmp_path, capsys):
     report = json.loads((out / "results.json").read_text())
     rows = {r["variant"]: r for r in report["rows"]}
     assert list(rows) == list(experiments.ROWS)
-    assert all(len(r["accuracy_per_seed"]) == len(experiments.QUICK["seeds"])
+    assert all(len(r["accuracy_per_seed"]) == len(experiments.QUICK.seeds)
                for r in rows.values())
     # same shared stack: the same parameters but for the G-SWA gate; 2x layers for the reference
     assert rows["loop-2"]["params"] == rows["vanilla"]["params"] == rows["loop+clp-2"]["params"]

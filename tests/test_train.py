@@ -25,7 +25,8 @@ def small_task():
 
 
 def small_config(task, variant="plt-2"):
-    return tr.build_config(variant, "tiny", task.vocab_size, task.block_size)
+    return model.make_config(variant, preset="tiny", vocab_size=task.vocab_size,
+                             block_size=max(task.block_size, 64))
 
 
 def run_small(out_dir=None, steps=12, log=lambda line: None, **kwargs):
@@ -191,12 +192,13 @@ def test_text_data_from_a_file(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40)
     text = data.TextDataset(corpus.read_text(), block_size=16)
-    cfg = tr.build_config("plt-2", "tiny", text.vocab_size, text.block_size)
+    cfg = model.make_config("plt-2", preset="tiny", vocab_size=text.vocab_size)
     result = tr.train(cfg, text, steps=4, batch_size=2, eval_every=2, eval_batches=1,
                       out_dir=tmp_path / "run", data_source=str(corpus), log=lambda s: None)
     assert result.val_acc is None and np.isfinite(result.val_loss)
     meta = checkpoint.load(str(tmp_path / "run" / "ckpt.npz")).meta
-    assert meta["data"] == {"kind": "text", "source": str(corpus), "block_size": 16}
+    assert meta["data"] == {"kind": "text", "source": str(corpus), "block_size": 16,
+                            "sha256": tr.data_spec(text)["sha256"]}
 
 
 # ----------------------------------------------------------------------------------------
