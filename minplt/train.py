@@ -172,9 +172,10 @@ def check_same_data(path: str, meta: dict, data, spec: dict) -> None:
                              f"the checkpoint was written (SHA-256 {saved['sha256'][:12]}... "
                              f"then, {spec['sha256'][:12]}... now); {advice}")
     if vocab is not None and vocab != data.tokenizer.chars:
-        raise ValueError(f"cannot resume {path}: the data's vocabulary changed "
-                         f"({len(vocab)} characters then, {data.tokenizer.vocab_size} now); "
-                         f"{advice}")
+        gone, new = sorted(set(vocab) - set(data.tokenizer.chars)), \
+            sorted(set(data.tokenizer.chars) - set(vocab))
+        raise ValueError(f"cannot resume {path}: the data's vocabulary changed (characters "
+                         f"no longer there: {''.join(gone)!r}, new: {''.join(new)!r}); {advice}")
 
 
 def _describe(spec: dict) -> str:
@@ -462,6 +463,7 @@ def restore(path, cfg, params, optimizer, rng, data, spec) -> tuple[int, list, l
     checking that it holds the same model and was trained on the same data (`spec`).
     Returns (step, log rows, losses, elapsed seconds)."""
     ckpt = checkpoint.load(path)
+    check_same_data(path, ckpt.meta, data, spec)      # first: new data changes the config too
     if ckpt.config != cfg:
         theirs, ours = ckpt.config.to_dict(), cfg.to_dict()
         diff = ", ".join(f"{k} {theirs[k]} vs {ours[k]}" for k in ours if theirs[k] != ours[k])
@@ -469,7 +471,6 @@ def restore(path, cfg, params, optimizer, rng, data, spec) -> tuple[int, list, l
                          f"now: {diff})")
     if "rng_state" not in ckpt.meta or "adam_t" not in ckpt.extra:
         raise ValueError(f"{path} holds a model but no training state: it cannot be resumed")
-    check_same_data(path, ckpt.meta, data, spec)
     for name in params:
         params[name][...] = ckpt.params[name]
     optimizer.load_state_arrays(ckpt.extra)
