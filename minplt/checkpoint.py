@@ -97,6 +97,9 @@ def load(path: str) -> Checkpoint:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as e:
         # numpy's own message can advise allow_pickle=True: never the fix for a checkpoint
         raise ValueError(f"{corrupt}: {type(e).__name__}") from None
+    broken = sorted(k for k, v in arrays.items() if not isinstance(v, np.ndarray))
+    if broken:                  # numpy hands back the raw bytes of a member that is not .npy
+        raise ValueError(f"{corrupt}: {', '.join(broken)} not stored as arrays")
     if "__header__" not in arrays:
         raise ValueError(f"{path!r} is an .npz file but not a minplt checkpoint (no header)")
     header = _read_header(path, arrays.pop("__header__"))
