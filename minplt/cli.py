@@ -14,7 +14,7 @@ import numpy as np
 COMMANDS = {
     "train": ("minplt.train", "train a model on built-in data or your own text"),
     "sample": ("minplt.cli", "generate text from a checkpoint"),
-    # "inspect": ("minplt.inspect_model", "draw a checkpoint's attention and G-SWA gates as PNGs"),
+    "inspect": ("minplt.inspect_model", "draw a checkpoint's attention and G-SWA gates as PNGs"),
     "bench": ("minplt.bench", "decode latency, KV-cache bytes and training throughput"),
     "ablate": ("minplt.experiments", "the paper's Table 2 ablation at toy scale"),
     "demo": ("minplt.demo", "the main job: vanilla vs loop-2 vs PLT-2 in a few minutes"),

@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from minplt import checkpoint, cli, data
@@ -19,7 +18,7 @@ def run_cli(*args):
 def test_help_lists_every_command():
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("train", "sample", "bench", "ablate", "demo"):
+    for command in ("train", "sample", "inspect", "bench", "ablate", "demo"):
         assert command in result.stdout
 
 

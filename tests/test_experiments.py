@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from minplt import checkpoint, cli, demo, experiments, model
+from minplt import checkpoint, cli, demo, experiments
 from minplt import train as trainlib
 
 
