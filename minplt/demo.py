@@ -133,8 +133,9 @@ def run_demo(s: ex.Settings, out_dir: str, backend: str = "auto", examples: int 
     print(f"\nDone in {(time.perf_counter() - start) / 60:.1f} min. Written to {out_dir}/:")
     for path in figures:
         print(f"  {os.path.basename(path)}")
-    print(f"  <variant>/ckpt.npz and log.csv; try: python -m minplt sample "
-          f"{os.path.join(out_dir, 'plt-2', 'ckpt.npz')}")
+    plt2 = os.path.join(out_dir, "plt-2", "ckpt.npz")
+    print(f"  <variant>/ckpt.npz and log.csv; try: python -m minplt sample {plt2}\n"
+          f"  or look at its attention: python -m minplt inspect {plt2}")
     return {"rows": rows, "figures": figures, "seconds": time.perf_counter() - start}
 
 

@@ -511,7 +511,7 @@ MODEL_FLAGS = {
     "n_head": ("--heads", "attention heads H"),
     "d_ff": ("--ffn", "MLP hidden width F"),
     "window": (None, "G-SWA window W (only for models with G-SWA: plt-N)"),
-    "block_size": (None, "window of text data, in characters (default 64)"),
+    "block_size": (None, "window of text data, in characters (default: the preset's)"),
 }
 OLD_NAMES = {"width": "n_embd", "layers": "n_layer", "heads": "n_head", "ffn": "d_ff"}
 
@@ -572,12 +572,17 @@ def resolve_settings(args) -> tuple[dict, TrainSettings]:
     return choices, TrainSettings(**values)
 
 
+def base_config(choices: dict) -> model.Config:
+    """The variant on the preset, before sizes and data: checks both names."""
+    model.parse_variant(choices["variant"])       # 'plt' alone is not a variant: say so
+    return model.make_config(choices["variant"], preset=choices["preset"])
+
+
 def model_config(choices: dict, data) -> model.Config:
     """The model.Config of the command line's choices for `data`: the variant's flags on
     the preset, with the sizes given by flag. A new width alone keeps the preset's ratio
     F/C; block_size is raised to the data's sequence length when that is longer."""
-    model.parse_variant(choices["variant"])       # 'plt' alone is not a variant: say so
-    base = model.make_config(choices["variant"], preset=choices["preset"])
+    base = base_config(choices)
     sizes = {k: choices[k] for k in MODEL_FLAGS if k != "block_size" and choices[k] is not None}
     if "n_embd" in sizes and "d_ff" not in sizes:             # a multiple of 8, as in presets
         sizes["d_ff"] = max(8, round(sizes["n_embd"] * base.d_ff / base.n_embd / 8) * 8)
@@ -600,12 +605,15 @@ def run(args) -> int:
     if choices["block_size"] is not None and choices["block_size"] < 1:
         raise ValueError(f"--block-size must be >= 1 (characters per window), got "
                          f"{choices['block_size']}")
-    source = choices["data"]
-    if source not in datalib.TASKS and source not in datalib.TEXT_SOURCES:
-        choices["data"] = os.path.abspath(os.path.expanduser(source))   # usable from anywhere
+    source, block_size = choices["data"], choices["block_size"]
+    if source not in datalib.TASKS:
+        if source not in datalib.TEXT_SOURCES:
+            choices["data"] = os.path.abspath(os.path.expanduser(source))  # works from anywhere
+        if block_size is None:
+            block_size = base_config(choices).block_size
     try:
-        data = make_data(choices["data"], choices["block_size"], choices["hops"],
-                         choices["length"], choices["loss_on"])
+        data = make_data(choices["data"], block_size, choices["hops"], choices["length"],
+                         choices["loss_on"])
     except FileNotFoundError as e:
         if args.resume and args.data is None:
             raise FileNotFoundError(f"{e} The run in {args.out} was trained on it: give its "

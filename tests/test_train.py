@@ -212,6 +212,8 @@ def test_cli_trains_and_resumes_with_saved_arguments(tmp_path, capsys):
     assert tr.main(["--out", str(tmp_path), "--resume", "--steps", "8"]) == 0
     out = capsys.readouterr().out
     assert "resuming from" in out and "done: 8 steps" in out
+    assert tr.main(["--out", str(tmp_path), "--resume"]) == 0         # nothing left to do
+    assert "nothing new to save" in capsys.readouterr().out
     ckpt = checkpoint.load(str(tmp_path / "ckpt.npz"))
     assert ckpt.config.variant == "loop-2" and ckpt.config.n_embd == 16
     assert ckpt.meta["data"]["kwargs"]["length"] == 4
@@ -288,3 +290,12 @@ def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):
     assert "no checkpoint" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         run_small(tmp_path / "empty", resume=True)
+
+
+def test_text_window_defaults_to_the_preset_s_block_size(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 80)
+    for preset, T in (("tiny", 64), ("small", 256)):
+        assert tr.main(["--data", str(corpus), "--preset", preset, "--steps", "1",
+                        "--batch-size", "1", "--eval-batches", "1"]) == 0
+        assert f"(T={T}," in capsys.readouterr().out
