@@ -160,9 +160,14 @@ def check_same_data(path: str, meta: dict, data, spec: dict) -> None:
     saved, vocab = meta.get("data", {}), meta.get("tokenizer", {}).get("chars")
     advice = ("give the data it was trained on (--data), or start a new run with "
               "--overwrite")
+    def describe(spec):
+        kwargs = ", ".join(f"{k}={v}" for k, v in spec.get("kwargs", {}).items())
+        return f"the {spec.get('name')} task ({kwargs})" if spec.get("kind") == "task" \
+            else f"the text {spec.get('source')!r}"
+
     if saved.get("kind") != spec["kind"] or (spec["kind"] == "task" and saved != spec):
-        raise ValueError(f"cannot resume {path}: it was trained on {_describe(saved)}, not "
-                         f"on {_describe(spec)}; {advice}")
+        raise ValueError(f"cannot resume {path}: it was trained on {describe(saved)}, not "
+                         f"on {describe(spec)}; {advice}")
     if spec["kind"] == "text":
         if saved.get("block_size") != spec["block_size"]:
             raise ValueError(f"cannot resume {path}: it was trained on windows of "
@@ -176,13 +181,6 @@ def check_same_data(path: str, meta: dict, data, spec: dict) -> None:
             sorted(set(data.tokenizer.chars) - set(vocab))
         raise ValueError(f"cannot resume {path}: the data's vocabulary changed (characters "
                          f"no longer there: {''.join(gone)!r}, new: {''.join(new)!r}); {advice}")
-
-
-def _describe(spec: dict) -> str:
-    if spec.get("kind") == "task":
-        kwargs = ", ".join(f"{k}={v}" for k, v in spec.get("kwargs", {}).items())
-        return f"the {spec.get('name')} task ({kwargs})"
-    return f"the text {spec.get('source')!r}" if spec.get("kind") == "text" else repr(spec)
 
 
 # ----------------------------------------------------------------------------------------
@@ -629,7 +627,7 @@ def run(args) -> int:
                        overwrite=args.overwrite, data_source=choices["data"],
                        run_info={**choices, **dataclasses.asdict(settings)})
     except DivergedError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"minplt train: error: {e}", file=sys.stderr)
         return 1
     if result.interrupted:
         if result.saved:
@@ -648,17 +646,9 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    """`python -m minplt.train ...`: the same command without the minplt CLI."""
-    parser = argparse.ArgumentParser(prog="python -m minplt.train", description=__doc__
-                                     .split("\n\n")[0], formatter_class=argparse
-                                     .RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args) or 0
-    except (ValueError, OSError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    """`python -m minplt.train ...` is `python -m minplt train ...`."""
+    from minplt import cli
+    return cli.main(["train", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
