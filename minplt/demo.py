@@ -1,5 +1,5 @@
-"""The first thing to run: `python -m minplt demo` (or `make demo`), about five minutes
-on two CPU cores.
+"""The first thing to run: `python -m minplt demo` (or `make demo`), a few minutes on
+two CPU cores.
 
 It trains three models with the same shared stack (the same parameters, give or take
 the G-SWA gate) on a built-in task where one pass through the stack is too shallow
@@ -12,7 +12,9 @@ the G-SWA gate) on a built-in task where one pass through the stack is too shall
 
 Then it prints a comparison (accuracy, validation loss, decode ms/token, KV-cache
 bytes), lets each model answer a few unseen questions, and writes figures and
-checkpoints into an output folder (default out/demo).
+checkpoints into an output folder (default out/demo). Interrupted, it continues with
+`--resume`, which also reuses the models of a finished demo (to see the comparison
+again without training); `--overwrite` trains them again.
 """
 from __future__ import annotations
 
@@ -29,10 +31,11 @@ from minplt import model
 VARIANTS = ("vanilla", "loop-2", "plt-2")
 
 # Chosen by measurement (the task's story is in experiments.py, above SETTINGS): at
-# 3000 steps the three runs take 2-3 minutes on two cores, and the looped models are
-# well clear of vanilla (seed 0: vanilla 63%, loop-2 82%, plt-2 97% exact answers).
-DEMO = dict(ex.SETTINGS, seeds=(0,), steps=3000, eval_every=300, examples=5)
-QUICK = dict(ex.QUICK, seeds=(0,), eval_every=10, examples=2)
+# 3000 steps the looped models are well clear of vanilla (the README has the figures).
+DEMO = ex.SETTINGS.replace(seeds=(0,), train=ex.SETTINGS.train.replace(steps=3000,
+                                                                        eval_every=300))
+QUICK = ex.QUICK.replace(seeds=(0,), train=ex.QUICK.train.replace(eval_every=10))
+EXAMPLES = {"demo": 5, "quick": 2}      # questions shown on which the models disagree
 
 TASK_BLURBS = {
     "sort": "write the letters before '=' in alphabetical order",
@@ -42,15 +45,16 @@ TASK_BLURBS = {
 }
 
 
-def train_models(s: dict, task, out_dir: str) -> dict:
-    """Train the three variants (seed s['seeds'][0]), printing progress as they go."""
+def train_models(s: ex.Settings, task, out_dir: str, resume: bool = False,
+                 overwrite: bool = False) -> dict:
+    """Train the three variants (seed s.seeds[0]), printing progress as they go."""
     results = {}
     for name in VARIANTS:
         cfg = ex.row_config(name, task, s)
         print(f"\n{name}: {model.count_params(model.init_params(cfg)):,} parameters, "
               f"{cfg.n_layer} layer(s) x {cfg.n_loops} loop(s)")
-        results.update(ex.train_rows([name], task, s, s["seeds"][0], log=print,
-                                     out_dir=out_dir, progress=True))
+        results.update(ex.train_rows([name], task, s, s.seeds[0], log=print, out_dir=out_dir,
+                                     progress=True, resume=resume, overwrite=overwrite))
     return results
 
 
@@ -96,36 +100,42 @@ def write_schedule_figure(results: dict, task, out_dir: str) -> str:
     return path
 
 
-def run_demo(s: dict, out_dir: str, backend: str = "auto") -> dict:
+def run_demo(s: ex.Settings, out_dir: str, backend: str = "auto", examples: int = 5,
+             resume: bool = False, overwrite: bool = False) -> dict:
+    """Train (or with resume: reuse and continue) the three models in out_dir/<variant>,
+    compare them and write the figures. A folder that holds models needs resume or
+    overwrite."""
+    ex.check_run_folders(out_dir, VARIANTS, s, resume, overwrite)
     start = time.perf_counter()
     os.makedirs(out_dir, exist_ok=True)
     task = ex.make_task(s)
     example = "".join(task.sample("train", np.random.default_rng(0)))
     print(f"minplt demo: vanilla vs loop-2 vs PLT-2 on {ex.describe_task(task)}: "
-          f"{TASK_BLURBS[task.name]}, e.g. {example}\n{s['steps']} training steps each.")
-    results = train_models(s, task, out_dir)
+          f"{TASK_BLURBS[task.name]}, e.g. {example}\n{s.train.steps} training steps each.")
+    results = train_models(s, task, out_dir, resume, overwrite)
 
     backend, backend_note = ex.pick_backend(backend)
     prompt = task.tokenizer.encode(task.sample("val", np.random.default_rng(0))[0])
     rows = []
     for name, r in results.items():
-        ms = ex.decode_ms_per_token(r.params, r.config, prompt, s["decode_tokens"], backend)
-        rows.append(ex.summarize(name, [r], r.config, ms, s["kv_length"]))
-    print(f"\nResults: accuracy on {s['eval_batches'] * s['batch_size']} unseen questions; "
-          f"decode ms/token after a {len(prompt)}-token prompt, backend {backend_note}; "
-          f"KV-cache bytes at {s['kv_length']} positions:\n")
-    print(ex.markdown_table(rows, s["kv_length"], spread=False))
+        ms = ex.decode_ms_per_token(r.params, r.config, prompt, s.decode_tokens, backend)
+        rows.append(ex.summarize(name, [r], r.config, ms, s.kv_length))
+    print(f"\nResults: accuracy on {s.train.eval_batches * s.train.batch_size} unseen "
+          f"questions; decode ms/token after a {len(prompt)}-token prompt, backend "
+          f"{backend_note}; KV-cache bytes at {s.kv_length} positions:\n")
+    print(ex.markdown_table(rows, s.kv_length, spread=False))
     print("\nplt-2 decodes both loops of a token in one pass through the stack (parallel), "
           "loop-2 in two passes (sequential).\n" + ex.LATENCY_NOTE)
-    show_examples(results, task, s["examples"], np.random.default_rng(123))
+    show_examples(results, task, examples, np.random.default_rng(123))
 
     figures = ex.write_figures(out_dir, rows, {n: r.rows for n, r in results.items()}, backend)
     figures.append(write_schedule_figure(results, task, out_dir))
     print(f"\nDone in {(time.perf_counter() - start) / 60:.1f} min. Written to {out_dir}/:")
     for path in figures:
         print(f"  {os.path.basename(path)}")
-    print(f"  <variant>/ckpt.npz and log.csv; try: python -m minplt sample "
-          f"{os.path.join(out_dir, 'plt-2', 'ckpt.npz')}")
+    plt2 = os.path.join(out_dir, "plt-2", "ckpt.npz")
+    print(f"  <variant>/ckpt.npz and log.csv; try: python -m minplt sample {plt2}\n"
+          f"  or look at its attention: python -m minplt inspect {plt2}")
     return {"rows": rows, "figures": figures, "seconds": time.perf_counter() - start}
 
 
@@ -137,20 +147,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="a few seconds, for tests (the models learn nothing)")
     parser.add_argument("--steps", type=int, help=f"training steps per model "
-                        f"(default {DEMO['steps']})")
+                        f"(default {DEMO.train.steps})")
     parser.add_argument("--seed", type=int, default=0, help="seed of all three runs")
     ex.add_task_arguments(parser)
     parser.add_argument("--backend", choices=("auto", "numpy", "numba"), default="auto",
                         help="decode backend for the latency column (default: numba if it works)")
+    ex.add_run_arguments(parser)
 
 
 def run(args) -> int:
-    s = dict(QUICK if args.quick else DEMO, seeds=(args.seed,))
-    if args.steps is not None:
-        s["steps"] = args.steps
-    s.update(ex.task_from_args(args, s))
-    ex.check(s)
-    run_demo(s, args.out, args.backend)
+    s = ex.settings_from_args(args, (QUICK if args.quick else DEMO).replace(seeds=(args.seed,)))
+    try:
+        run_demo(s, args.out, args.backend, EXAMPLES["quick" if args.quick else "demo"],
+                 resume=args.resume, overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        return ex.interrupted("demo", args)
     return 0
 
 

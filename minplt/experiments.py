@@ -2,7 +2,7 @@
 
 Every row trains on the same data, for the same steps, from the same seeds, with the
 same shared stack (so about the same parameter count), and differs only in how the
-stack is looped (PLT_SPEC.md, "The three families, as flags"):
+stack is looped (docs/method.md §3):
 
     vanilla             one pass through the stack
     loop-2              the stack twice, loop 2 reads loop 1 at the same position
@@ -14,7 +14,7 @@ stack is looped (PLT_SPEC.md, "The three families, as flags"):
 
 For each row: parameters, validation loss and answer accuracy (mean and spread over
 seeds), decode milliseconds per token (model.step after a prefill; the parallel schedule
-for CLP models) and KV-cache bytes at a stated length (the spec's memory table).
+for CLP models) and KV-cache bytes at a stated length (docs/method.md §8).
 Writes results.md, results.json and three figures into the output folder.
 
 The helpers here (train_rows, decode_ms_per_token, the plots) are shared with demo.py.
@@ -22,17 +22,21 @@ The helpers here (train_rows, decode_ms_per_token, the plots) are shared with de
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
+import shlex
 import statistics
 import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from minplt import checkpoint
 from minplt import data as datalib
-from minplt import model
+from minplt import model, timing
 from minplt import train as trainlib
 
 # name in the table -> (variant, layer multiplier)
@@ -68,22 +72,49 @@ TASK_SETTINGS = {
 # So within this budget no variant learns to follow even one binding (one answer token
 # per example is a weak signal: it takes ~15000 steps), while sorting separates the
 # variants clearly.
-SETTINGS = dict(task="sort", task_kwargs=TASK_SETTINGS["sort"], width=32, heads=4, layers=1,
-                ffn=64, window=4, steps=1500, batch_size=32, lr=3e-3, warmup=100,
-                seeds=(0, 1, 2), eval_every=150, eval_batches=8, decode_tokens=32,
-                kv_length=1024)
-QUICK = dict(SETTINGS, task_kwargs=dict(length=4), steps=20, batch_size=8, seeds=(0, 1),
-             eval_every=10, eval_batches=1, decode_tokens=4)
+@dataclass(frozen=True)
+class Settings:
+    """One ablation (or demo): the task, the shared stack every row loops, how each row
+    is trained, the seeds, and what is measured afterwards."""
+    task: str = "sort"                                         # a data.TASKS name
+    task_kwargs: dict = field(default_factory=lambda: dict(TASK_SETTINGS["sort"]))
+    # the shared stack; each row sets its loop count and flags (vocab_size and
+    # block_size come from the task, block_size at least this one)
+    model: model.Config = field(default_factory=lambda: model.Config(
+        n_embd=32, n_head=4, d_ff=64, n_layer=1, window=4, block_size=64))
+    train: trainlib.TrainSettings = trainlib.TrainSettings(
+        steps=1500, batch_size=32, lr=3e-3, warmup=100, eval_every=150, eval_batches=8)
+    seeds: tuple = (0, 1, 2)        # one run per row and seed (train.seed is replaced)
+    decode_tokens: int = 32         # tokens timed per decode measurement
+    kv_length: int = 1024           # positions at which KV-cache bytes are stated
+
+    def __post_init__(self):
+        if not self.seeds or any(isinstance(x, bool) or not isinstance(x, int) or x < 0
+                                 for x in self.seeds):
+            raise ValueError(f"seeds must be one or more integers >= 0, got {self.seeds!r}")
+        for name in ("decode_tokens", "kv_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        make_task(self)                   # checks the task's arguments
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def make_task(s: Settings):
+    """The task of the settings, with the loss on the answer only: that is what the
+    accuracy measures (the prompts are random and cannot be predicted)."""
+    return datalib.make_task(s.task, loss_on="answer", **s.task_kwargs)
+
+
+SETTINGS = Settings()
+QUICK = SETTINGS.replace(task_kwargs=dict(length=4), seeds=(0, 1), decode_tokens=4,
+                         train=SETTINGS.train.replace(steps=20, batch_size=8, eval_every=10,
+                                                      eval_batches=1))
 
 
 # ----------------------------------------------------------------------------------------
 # Training a set of variants
-
-def make_task(s: dict):
-    """The task of the settings, with the loss on the answer only: that is what the
-    accuracy measures (the prompts are random and cannot be predicted)."""
-    return datalib.make_task(s["task"], loss_on="answer", **s["task_kwargs"])
-
 
 def describe_task(task) -> str:
     """'sort (length=10, n_symbols=26)'."""
@@ -92,30 +123,61 @@ def describe_task(task) -> str:
     return f"{task.name} ({args})"
 
 
-def row_config(name: str, task, s: dict) -> model.Config:
+def row_config(name: str, task, s: Settings) -> model.Config:
+    """The shared stack s.model, looped as the row's variant."""
     variant, layer_multiplier = ROWS[name]
-    return trainlib.build_config(variant, "tiny", task.vocab_size, task.block_size,
-                                 width=s["width"], heads=s["heads"], ffn=s["ffn"],
-                                 layers=s["layers"] * layer_multiplier, window=s["window"])
+    looped = model.make_config(variant)                 # the variant's loop count and flags
+    return dataclasses.replace(s.model, n_loops=looped.n_loops, clp=looped.clp,
+                               kv_share=looped.kv_share, gswa=looped.gswa,
+                               n_layer=s.model.n_layer * layer_multiplier,
+                               vocab_size=task.vocab_size,
+                               block_size=max(task.block_size, s.model.block_size))
 
 
-def train_rows(names, task, s: dict, seed: int, log=print, out_dir=None,
-               progress: bool = False) -> dict:
+def run_folder(out_dir: str, name: str, s: Settings, seed: int) -> str:
+    """out_dir/<name> (one seed) or out_dir/<name>-seed<seed>."""
+    return os.path.join(out_dir, name if len(s.seeds) == 1 else f"{name}-seed{seed}")
+
+
+def check_run_folders(out_dir: str, names, s: Settings, resume: bool, overwrite: bool) -> None:
+    """Before any training: --out can be written, and holds no trained model that this
+    run would replace unless --resume (reuse and continue it) or --overwrite."""
+    checkpoint.check_out_folder(out_dir)
+    if resume and overwrite:
+        raise ValueError("--resume reuses the models in --out and --overwrite replaces "
+                         "them: give one of them")
+    if resume or overwrite:
+        return
+    trained = [os.path.relpath(os.path.join(run_folder(out_dir, name, s, seed),
+                                            checkpoint.CHECKPOINT_NAME), out_dir)
+               for seed in s.seeds for name in names
+               if os.path.exists(os.path.join(run_folder(out_dir, name, s, seed),
+                                              checkpoint.CHECKPOINT_NAME))]
+    if trained:
+        raise ValueError(f"{out_dir} already holds trained models ({', '.join(trained[:3])}"
+                         f"{', ...' if len(trained) > 3 else ''}): pass --resume to reuse "
+                         "and continue them, --overwrite to train again, or choose another "
+                         "--out")
+
+
+def train_rows(names, task, s: Settings, seed: int, log=print, out_dir=None,
+               progress: bool = False, resume: bool = False,
+               overwrite: bool = False) -> dict:
     """Train each named row with one seed; returns name -> trainlib.TrainResult.
-    With out_dir, each run keeps its checkpoint and log in out_dir/<name> (one seed)
-    or out_dir/<name>-seed<seed>. With progress, print train()'s progress lines."""
+    With out_dir, each run keeps its checkpoint and log in run_folder(...); resume
+    continues (or just reloads, when finished) the runs found there, overwrite replaces
+    them. With progress, print train()'s progress lines."""
+    settings = s.train.replace(seed=seed, warmup=min(s.train.warmup, s.train.steps // 2),
+                               checkpoint_every=s.train.steps,
+                               log_every=max(1, s.train.steps // 10))
     results = {}
     for name in names:
         cfg = row_config(name, task, s)
-        run_dir = None
-        if out_dir:
-            run_dir = os.path.join(out_dir, name if len(s["seeds"]) == 1 else f"{name}-seed{seed}")
+        run_dir = run_folder(out_dir, name, s, seed) if out_dir else None
+        found = bool(run_dir) and os.path.exists(os.path.join(run_dir, checkpoint.CHECKPOINT_NAME))
         start = time.perf_counter()
         result = trainlib.train(
-            cfg, task, steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"],
-            warmup=min(s["warmup"], s["steps"] // 2), eval_every=s["eval_every"],
-            eval_batches=s["eval_batches"], seed=seed, out_dir=run_dir,
-            checkpoint_every=s["steps"], log_every=max(1, s["steps"] // 10),
+            cfg, task, settings, out_dir=run_dir, resume=resume and found, overwrite=overwrite,
             log=(lambda line: log("  " + line.strip())) if progress else (lambda line: None))
         if result.interrupted:          # Ctrl-C stops the whole experiment, not one run
             raise KeyboardInterrupt
@@ -123,6 +185,25 @@ def train_rows(names, task, s: dict, seed: int, log=print, out_dir=None,
             f"{result.val_loss:.3f}  ({time.perf_counter() - start:.0f}s)")
         results[name] = result
     return results
+
+
+def add_run_arguments(parser) -> None:
+    """--resume and --overwrite of a command whose runs keep checkpoints (demo.py)."""
+    parser.add_argument("--resume", action="store_true",
+                        help="reuse the models in --out: finished runs are loaded, "
+                             "interrupted ones continue, missing ones are trained")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="train again in an --out that holds models, replacing them")
+
+
+def interrupted(command: str, args) -> int:
+    """After Ctrl-C in `demo`: say how to continue (true advice: the finished runs and the
+    interrupted one are saved, and --resume picks them up). Returns 130."""
+    argv = [a for a in getattr(args, "argv", []) if a not in ("--resume", "--overwrite")]
+    again = " ".join(shlex.quote(a) for a in ["python", "-m", "minplt", *argv, "--resume"])
+    print(f"\n{command} interrupted: the runs so far are saved in {args.out}; continue "
+          f"with: {again}", file=sys.stderr)
+    return 130
 
 
 # ----------------------------------------------------------------------------------------
@@ -144,19 +225,19 @@ def pick_backend(requested: str = "auto") -> tuple[str, str]:
 
 def decode_ms_per_token(params, cfg: model.Config, prompt, n_tokens: int = 32,
                         backend: str = "numpy", repeats: int = 3) -> float:
-    """Milliseconds per model.step after a prefill of `prompt`, best of `repeats` runs
-    (other programs only ever add time). 'auto' schedule: parallel for CLP models."""
-    best = float("inf")
-    for _ in range(repeats):
+    """Milliseconds per model.step after a prefill of `prompt`, the best of `repeats`
+    runs (timing.repeat says why the best). 'auto' schedule: parallel for CLP models."""
+    def prefilled():
         logits, cache = model.prefill(params, cfg, prompt, capacity=len(prompt) + n_tokens,
                                       backend=backend)
-        token = int(np.argmax(logits))
-        start = time.perf_counter()
+        return int(np.argmax(logits)), cache
+
+    def decode(state):
+        token, cache = state
         for _ in range(n_tokens):
-            logits = model.step(params, cfg, cache, token, "auto")
-            token = int(np.argmax(logits))
-        best = min(best, (time.perf_counter() - start) / n_tokens)
-    return 1000 * best
+            token = int(np.argmax(model.step(params, cfg, cache, token, "auto")))
+
+    return 1000 * timing.best(decode, repeats, setup=prefilled) / n_tokens
 
 
 # Printed under every latency table: what these toy-size timings can and cannot show.
@@ -239,21 +320,23 @@ def write_figures(out_dir: str, rows: list, logs: dict, backend: str) -> list[st
 # ----------------------------------------------------------------------------------------
 # The ablation
 
-def run_ablation(s: dict, out_dir: str, names=None, backend: str = "auto", log=print) -> dict:
-    """Train every row over every seed, time decoding, write results.md/.json and figures."""
+def run_ablation(s: Settings, out_dir: str, names=None, backend: str = "auto",
+                 log=print) -> dict:
+    """Train every row over every seed, time decoding, write results.md/.json and figures
+    (no checkpoints: the models are not kept)."""
     names = list(names or ROWS)
     unknown = [n for n in names if n not in ROWS]
     if unknown:
         raise ValueError(f"unknown ablation rows {unknown}; choose from {', '.join(ROWS)}")
+    checkpoint.check_out_folder(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     task = make_task(s)
     backend, backend_note = pick_backend(backend)
-    log(f"ablation: {len(names)} variants x {len(s['seeds'])} seeds, {s['steps']} steps each, "
-        f"on {describe_task(task)}; decode backend "
-        f"{backend_note}")
+    log(f"ablation: {len(names)} variants x {len(s.seeds)} seeds, {s.train.steps} steps each, "
+        f"on {describe_task(task)}; decode backend {backend_note}")
     start = time.perf_counter()
     runs = {name: [] for name in names}
-    for seed in s["seeds"]:
+    for seed in s.seeds:
         for name, result in train_rows(names, task, s, seed, log).items():
             runs[name].append(result)
 
@@ -261,21 +344,17 @@ def run_ablation(s: dict, out_dir: str, names=None, backend: str = "auto", log=p
     rows = []
     for name in names:
         cfg = runs[name][0].config
-        ms = decode_ms_per_token(runs[name][0].params, cfg, prompt, s["decode_tokens"], backend)
-        rows.append(summarize(name, runs[name], cfg, ms, s["kv_length"]))
+        ms = decode_ms_per_token(runs[name][0].params, cfg, prompt, s.decode_tokens, backend)
+        rows.append(summarize(name, runs[name], cfg, ms, s.kv_length))
     elapsed = time.perf_counter() - start
 
     logs = {name: runs[name][0].rows for name in names}        # seed 0's training curves
-    settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in s.items()}
-    report = dict(settings=settings, task=dict(name=task.name, **task.config()),
-                  backend=backend_note,
-                  machine=machine_line(), seconds=elapsed, rows=rows,
+    report = dict(settings=dataclasses.asdict(s), task=dict(name=task.name, **task.config()),
+                  backend=backend_note, machine=machine_line(), seconds=elapsed, rows=rows,
                   logs={name: [r.rows for r in runs[name]] for name in names})
-    with open(os.path.join(out_dir, "results.json"), "w") as f:
-        json.dump(report, f, indent=1)
+    checkpoint.atomic_write(os.path.join(out_dir, "results.json"), json.dumps(report, indent=1))
     text = results_markdown(rows, s, task, backend_note, elapsed)
-    with open(os.path.join(out_dir, "results.md"), "w") as f:
-        f.write(text)
+    checkpoint.atomic_write(os.path.join(out_dir, "results.md"), text)
     figures = write_figures(out_dir, rows, logs, backend)
     log("\n" + text)
     log(f"wrote {os.path.join(out_dir, 'results.md')}, results.json and "
@@ -283,22 +362,22 @@ def run_ablation(s: dict, out_dir: str, names=None, backend: str = "auto", log=p
     return report
 
 
-def results_markdown(rows, s, task, backend_note, elapsed) -> str:
-    seeds = ", ".join(str(x) for x in s["seeds"])
+def results_markdown(rows, s: Settings, task, backend_note, elapsed) -> str:
+    seeds = ", ".join(str(x) for x in s.seeds)
+    m, t = s.model, s.train
     return (f"# Ablation (PLT paper, Table 2, at toy scale)\n\n"
             f"Task: {describe_task(task)}, sequence length {task.block_size}; loss on the "
-            f"answer only. Model: width "
-            f"{s['width']}, {s['heads']} heads, {s['layers']} layer(s) in the shared stack, "
-            f"MLP {s['ffn']}, window {s['window']}. Training: {s['steps']} steps of "
-            f"{s['batch_size']} sequences, lr {s['lr']}, seeds {seeds} (mean ± std over "
-            f"seeds). Accuracy: exact answers on {s['eval_batches'] * s['batch_size']} "
+            f"answer only. Model: width {m.n_embd}, {m.n_head} heads, {m.n_layer} layer(s) in "
+            f"the shared stack, MLP {m.d_ff}, window {m.window}. Training: {t.steps} steps of "
+            f"{t.batch_size} sequences, lr {t.lr}, seeds {seeds} (mean ± std over "
+            f"seeds). Accuracy: exact answers on {t.eval_batches * t.batch_size} "
             f"validation prompts.\n\n"
-            f"Decode: ms per token of model.step after a prefill, {s['decode_tokens']} tokens, "
+            f"Decode: ms per token of model.step after a prefill, {s.decode_tokens} tokens, "
             f"best of 3, backend {backend_note}; the parallel schedule for CLP models. "
-            f"KV bytes: the spec's memory table at {s['kv_length']} positions (carried "
-            f"states not included). Machine: {machine_line()}. Total time "
+            f"KV bytes: the memory table of docs/method.md §8 at {s.kv_length} positions "
+            f"(carried states not included). Machine: {machine_line()}. Total time "
             f"{elapsed / 60:.1f} min.\n\n"
-            + markdown_table(rows, s["kv_length"]) + "\n\n" + LATENCY_NOTE + "\n")
+            + markdown_table(rows, s.kv_length) + "\n\n" + LATENCY_NOTE + "\n")
 
 
 # ----------------------------------------------------------------------------------------
@@ -310,39 +389,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a smoke test in under a minute (numbers mean nothing)")
     parser.add_argument("--variants", help=f"comma-separated subset of: {', '.join(ROWS)}")
     parser.add_argument("--seeds", type=int, help=f"number of seeds (default "
-                        f"{len(SETTINGS['seeds'])})")
+                        f"{len(SETTINGS.seeds)})")
     parser.add_argument("--steps", type=int, help=f"training steps per run (default "
-                        f"{SETTINGS['steps']})")
+                        f"{SETTINGS.train.steps})")
     add_task_arguments(parser)
     parser.add_argument("--backend", choices=("auto", "numpy", "numba"), default="auto",
                         help="decode backend for the latency column (default: numba if it works)")
 
 
-def settings_from_args(args) -> dict:
-    s = dict(QUICK if args.quick else SETTINGS)
-    if args.seeds is not None:
+def settings_from_args(args, s: Settings) -> Settings:
+    """`s` with --seeds, --steps, --task, --hops and --length applied (and checked)."""
+    changes = task_from_args(args, s)
+    if getattr(args, "seeds", None) is not None:
         if args.seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
-        s["seeds"] = tuple(range(args.seeds))
+        changes["seeds"] = tuple(range(args.seeds))
     if args.steps is not None:
-        s["steps"] = args.steps
-    s.update(task_from_args(args, s))
-    check(s)
-    return s
+        changes["train"] = s.train.replace(steps=args.steps)
+    return s.replace(**changes)
 
 
 def add_task_arguments(parser) -> None:
     """--task, --hops, --length: shared with demo.py."""
     parser.add_argument("--task", choices=sorted(TASK_SETTINGS),
-                        help=f"the task (default {SETTINGS['task']})")
+                        help=f"the task (default {SETTINGS.task})")
     parser.add_argument("--hops", type=int, help="look-ups per question (multihop)")
     parser.add_argument("--length", type=int, help="letters to sort (sort)")
 
 
-def task_from_args(args, s: dict) -> dict:
+def task_from_args(args, s: Settings) -> dict:
     """{'task': ..., 'task_kwargs': ...} from --task, --hops and --length."""
-    task = args.task or s["task"]
-    kwargs = dict(s["task_kwargs"] if task == s["task"] else TASK_SETTINGS[task])
+    task = args.task or s.task
+    kwargs = dict(s.task_kwargs if task == s.task else TASK_SETTINGS[task])
     for flag, key, owner in (("hops", "hops", "multihop"), ("length", "length", "sort")):
         value = getattr(args, flag)
         if value is not None:
@@ -352,15 +430,8 @@ def task_from_args(args, s: dict) -> dict:
     return {"task": task, "task_kwargs": kwargs}
 
 
-def check(s: dict) -> None:
-    """A clear ValueError for settings no run can use (before any training starts)."""
-    trainlib.check_settings(s["steps"], s["batch_size"], s["lr"], s["warmup"],
-                            s["eval_every"], s["eval_batches"], 1, 1)
-    make_task(s)                      # checks the task's arguments
-
-
 def run(args) -> int:
-    s = settings_from_args(args)
+    s = settings_from_args(args, QUICK if args.quick else SETTINGS)
     names = [n.strip() for n in args.variants.split(",")] if args.variants else None
     run_ablation(s, args.out, names, args.backend)
     return 0

@@ -3,9 +3,11 @@
     python -m minplt train --variant plt-2 --data sort --steps 1000 --out runs/plt2
     python -m minplt train --out runs/plt2 --resume        # continue where it stopped
 
-Reading order: data (make_data, data_spec) -> the model's config (build_config) ->
-evaluate -> train (the loop) -> checkpoints and logs -> the command line (add_arguments,
-run).
+    result = train(config, data, TrainSettings(steps=500), out_dir="runs/x")
+    result = train(config, data, steps=500, lr=1e-3)       # the same, by field name
+
+Reading order: the settings (TrainSettings) -> data (make_data, data_spec) -> evaluate
+-> train (the loop) -> checkpoints and logs -> the command line (add_arguments, run).
 
 What a run guarantees, and how:
   * Resuming reproduces the uninterrupted run bit for bit. The checkpoint holds
@@ -13,8 +15,14 @@ What a run guarantees, and how:
     the state of the random generator that draws the training batches. Validation
     batches come from a generator of their own, so evaluating never moves the
     training stream.
+  * Resuming checks the data: the checkpoint keeps a fingerprint of it (the token ids'
+    SHA-256 for text, the task's settings, and the tokenizer's vocabulary), and a run
+    whose data changed is refused.
   * A checkpoint on disk is always complete: checkpoint.save writes a temporary
     file and renames it, so an interrupted write leaves the previous checkpoint.
+  * A trained model is never replaced by accident: a run folder that holds a
+    checkpoint needs --resume or --overwrite, and only one run writes to a folder at
+    a time (checkpoint.RunFolder).
   * Ctrl-C finishes the current step, saves a checkpoint and stops (exit code 130).
   * A NaN or infinite loss or gradient stops the run, naming the step, and the last
     good checkpoint is left as it was.
@@ -23,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
+import hashlib
 import io
 import json
 import math
@@ -37,17 +47,7 @@ import numpy as np
 from minplt import data as datalib
 from minplt import checkpoint, model
 
-# Defaults of the `train` command. The toy tasks like a larger learning rate than text
-# would; 3e-3 with a short warm-up suits the tiny and small presets.
-# The default data is the sort task: of the built-in tasks it is the one these tiny
-# models learn within minutes on a CPU (see experiments.py for the measurements).
-DEFAULTS = dict(variant="plt-2", preset="tiny", data="sort", hops=None, length=None,
-                loss_on="answer", steps=1000, batch_size=32, lr=3e-3, warmup=50,
-                weight_decay=0.1, grad_clip=1.0, eval_every=100, eval_batches=4,
-                log_every=20, checkpoint_every=200, seed=0, dtype="float32", width=None,
-                layers=None, heads=None, ffn=None, window=None, block_size=None)
-
-CHECKPOINT_NAME = "ckpt.npz"
+CHECKPOINT_NAME = checkpoint.CHECKPOINT_NAME
 LOG_COLUMNS = ("step", "loss", "val_loss", "val_acc", "lr", "tokens_per_s", "elapsed")
 
 
@@ -56,30 +56,94 @@ class DivergedError(ArithmeticError):
 
 
 # ----------------------------------------------------------------------------------------
+# The settings of a run. The command line makes one flag per field (--steps, --lr, ...).
+
+def _setting(default, help_text: str):
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How to train; the model is a model.Config. The defaults suit the tiny and small
+    presets on the toy tasks, which like a larger learning rate than text would."""
+    steps: int = _setting(1000, "total optimizer steps")
+    batch_size: int = _setting(32, "sequences per step")
+    lr: float = _setting(3e-3, "peak learning rate (linear warm-up, then cosine decay)")
+    warmup: int = _setting(50, "warm-up steps")
+    weight_decay: float = _setting(0.1, "AdamW weight decay, >= 0")
+    grad_clip: float = _setting(1.0, "max gradient norm, 0 = off")
+    eval_every: int = _setting(100, "steps between evaluations")
+    eval_batches: int = _setting(4, "validation batches per evaluation")
+    log_every: int = _setting(20, "steps between progress lines")
+    checkpoint_every: int = _setting(200, "steps between checkpoints")
+    seed: int = _setting(0, "seed of the initial parameters and of the batches")
+
+    def __post_init__(self):
+        for name, low in (("steps", 1), ("batch_size", 1), ("warmup", 0), ("eval_every", 1),
+                          ("eval_batches", 1), ("log_every", 1), ("checkpoint_every", 1),
+                          ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not _number(self.lr) or not 0 < self.lr < math.inf:
+            raise ValueError(f"the learning rate must be a positive number, got {self.lr!r}")
+        for name, what in (("weight_decay", "0 = no decay"), ("grad_clip", "0 = no clipping")):
+            value = getattr(self, name)
+            if not _number(value) or not 0 <= value < math.inf:
+                raise ValueError(f"{name} must be a number >= 0 ({what}), got {value!r}")
+
+    @classmethod
+    def fields(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def replace(self, **changes) -> "TrainSettings":
+        """A copy with some fields changed; an unknown name is a clear error."""
+        unknown = sorted(set(changes) - set(self.fields()))
+        if unknown:
+            raise ValueError(f"unknown training setting(s) {', '.join(unknown)}; the settings "
+                             f"are {', '.join(self.fields())}")
+        return dataclasses.replace(self, **changes)
+
+
+def _number(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer,
+                                                              np.floating))
+
+
+# ----------------------------------------------------------------------------------------
 # Data: a name -> a task or a text dataset, and a JSON description of it for checkpoints
 
-def make_data(name: str, block_size: int = 64, hops: int | None = None,
+def make_data(name: str, block_size: int | None = None, hops: int | None = None,
               length: int | None = None, loss_on: str = "answer"):
     """'multihop' | 'addition' | 'parity' | 'sort' -> a data.Task (hops: multihop's
     look-ups, length: sort's letters; loss_on 'answer' or 'all' targets);
     'pydoc' | 'shakespeare' | path/to/file.txt -> a data.TextDataset of windows of
-    block_size characters."""
+    block_size characters (default 64)."""
     for flag, value, owner in (("hops", hops, "multihop"), ("length", length, "sort")):
         if value is not None and name != owner:
             raise ValueError(f"--{flag} applies to the {owner} task only, not to {name!r}")
     if name in datalib.TASKS:
+        if block_size is not None:
+            raise ValueError(f"--block-size sets the window of text data; the {name} task's "
+                             "sequences have a fixed length: drop --block-size")
         kwargs = {key: value for key, value in (("hops", hops), ("length", length))
                   if value is not None}
         return datalib.make_task(name, loss_on=loss_on, **kwargs)
-    return datalib.TextDataset(datalib.load_text(name), block_size)
+    return datalib.TextDataset(datalib.load_text(name), 64 if block_size is None else block_size)
 
 
 def data_spec(data, source: str | None = None) -> dict:
-    """A JSON description that rebuilds `data` (saved as meta['data'] in checkpoints).
+    """A JSON description that rebuilds `data` (saved as meta['data'] in checkpoints),
+    with its fingerprint: a task's settings, or the SHA-256 of a text's token ids (with
+    the tokenizer's vocabulary, which is saved beside it, they fix the text exactly).
     Text datasets do not know their source: pass it ('pydoc', a path)."""
     if isinstance(data, datalib.Task):
         return {"kind": "task", "name": data.name, "kwargs": data.config()}
-    return {"kind": "text", "source": source, "block_size": data.block_size}
+    digest = hashlib.sha256()
+    for split in ("train", "val"):
+        digest.update(np.ascontiguousarray(data.splits[split], dtype="<i8").tobytes())
+    return {"kind": "text", "source": source, "block_size": data.block_size,
+            "sha256": digest.hexdigest()}
 
 
 def data_from_spec(spec: dict):
@@ -91,28 +155,32 @@ def data_from_spec(spec: dict):
     raise ValueError(f"cannot rebuild the data from its description {spec!r}")
 
 
-# ----------------------------------------------------------------------------------------
-# The model's config from a variant name, a preset and overrides
+def check_same_data(path: str, meta: dict, data, spec: dict) -> None:
+    """Refuse to resume the checkpoint at `path` on data other than it was trained on."""
+    saved, vocab = meta.get("data", {}), meta.get("tokenizer", {}).get("chars")
+    advice = ("give the data it was trained on (--data), or start a new run with "
+              "--overwrite")
+    def describe(spec):
+        kwargs = ", ".join(f"{k}={v}" for k, v in spec.get("kwargs", {}).items())
+        return f"the {spec.get('name')} task ({kwargs})" if spec.get("kind") == "task" \
+            else f"the text {spec.get('source')!r}"
 
-def build_config(variant: str, preset: str, vocab_size: int, block_size: int,
-                 dtype: str = "float32", width=None, layers=None, heads=None, ffn=None,
-                 window=None) -> model.Config:
-    """A model.Config for `variant` ('plt-2', 'loop-3', 'vanilla', ...). Overrides that
-    are None keep the preset's value; a new width alone keeps the preset's ratio F/C.
-    block_size is raised to the data's sequence length when that is longer."""
-    model.parse_variant(variant)                   # 'plt' alone is not a variant: say so
-    if preset not in model.PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(model.PRESETS)}")
-    base = model.PRESETS[preset]
-    overrides = dict(vocab_size=vocab_size, dtype=dtype,
-                     block_size=max(block_size, base.block_size))
-    if width is not None and ffn is None:          # a multiple of 8, as in the presets
-        ffn = max(8, round(width * base.d_ff / base.n_embd / 8) * 8)
-    for key, value in (("n_embd", width), ("n_layer", layers), ("n_head", heads),
-                       ("d_ff", ffn), ("window", window)):
-        if value is not None:
-            overrides[key] = value
-    return model.make_config(variant, preset=preset, **overrides)
+    if saved.get("kind") != spec["kind"] or (spec["kind"] == "task" and saved != spec):
+        raise ValueError(f"cannot resume {path}: it was trained on {describe(saved)}, not "
+                         f"on {describe(spec)}; {advice}")
+    if spec["kind"] == "text":
+        if saved.get("block_size") != spec["block_size"]:
+            raise ValueError(f"cannot resume {path}: it was trained on windows of "
+                             f"{saved.get('block_size')} characters, not {spec['block_size']}")
+        if saved.get("sha256", spec["sha256"]) != spec["sha256"]:   # older files have none
+            raise ValueError(f"cannot resume {path}: the text {spec['source']} changed since "
+                             f"the checkpoint was written (SHA-256 {saved['sha256'][:12]}... "
+                             f"then, {spec['sha256'][:12]}... now); {advice}")
+    if vocab is not None and vocab != data.tokenizer.chars:
+        gone, new = sorted(set(vocab) - set(data.tokenizer.chars)), \
+            sorted(set(data.tokenizer.chars) - set(vocab))
+        raise ValueError(f"cannot resume {path}: the data's vocabulary changed (characters "
+                         f"no longer there: {''.join(gone)!r}, new: {''.join(new)!r}); {advice}")
 
 
 # ----------------------------------------------------------------------------------------
@@ -152,7 +220,8 @@ class TrainResult:
     val_loss: float | None      # at the last evaluation
     val_acc: float | None       # tasks only
     elapsed: float              # seconds of training, over all sessions of a resumed run
-    checkpoint: str | None      # path of the checkpoint, if one was written
+    checkpoint: str | None      # path of the run's checkpoint, if there is one
+    saved: bool = False         # whether this call wrote it (False: nothing new to save)
     interrupted: bool = False   # stopped by Ctrl-C (after saving a checkpoint)
     data: object = field(default=None, repr=False)
 
@@ -167,6 +236,7 @@ class LoopState:
     last_saved: int | None = None   # step of the last checkpoint written
     val: tuple = (None, None)       # (val_loss, val_acc) of the last evaluation
     updating: bool = False          # inside optimizer.step: parameters half-updated
+    saved: bool = False             # a checkpoint was written by this session
 
 
 class _CtrlC:
@@ -196,77 +266,80 @@ class _CtrlC:
         return False
 
 
-def check_settings(steps, batch_size, lr, warmup, eval_every, eval_batches, log_every,
-                   checkpoint_every) -> None:
-    """A clear ValueError for a setting no run can use."""
-    for name, value, low in (("steps", steps, 1), ("batch_size", batch_size, 1),
-                             ("warmup", warmup, 0), ("eval_every", eval_every, 1),
-                             ("eval_batches", eval_batches, 1), ("log_every", log_every, 1),
-                             ("checkpoint_every", checkpoint_every, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
-        raise ValueError(f"the learning rate must be a positive number, got {lr!r}")
-
-
-def train(config: model.Config, data, steps: int = 1000, batch_size: int = 32,
-          lr: float = 3e-3, warmup: int = 50, weight_decay: float = 0.1,
-          grad_clip: float = 1.0, eval_every: int = 100, eval_batches: int = 4,
-          seed: int = 0, out_dir: str | None = None, checkpoint_every: int = 200,
-          resume: bool = False, log=print, log_every: int = 20,
-          data_source: str | None = None, run_info: dict | None = None) -> TrainResult:
-    """Train `config` on `data` (a data.Task or data.TextDataset) for `steps` steps of
-    AdamW with linear warm-up and cosine decay; `seed` fixes the initial parameters and
-    the stream of batches.
+def train(config: model.Config, data, settings: TrainSettings | None = None, *,
+          out_dir: str | None = None, resume: bool = False, overwrite: bool = False,
+          log=print, data_source: str | None = None, run_info: dict | None = None,
+          **changes) -> TrainResult:
+    """Train `config` on `data` (a data.Task or data.TextDataset) with `settings`
+    (default TrainSettings()), and any of its fields changed by name (steps=500):
+    AdamW with linear warm-up and cosine decay; settings.seed fixes the initial
+    parameters and the stream of batches.
 
     With out_dir: DIR/ckpt.npz every checkpoint_every steps, at the end and on Ctrl-C,
-    and DIR/log.csv + DIR/log.json rewritten as rows come in; resume=True continues
-    from DIR/ckpt.npz. `log` gets one line of text per report (log_every steps, and
-    each evaluation every eval_every steps). data_source names text data for the
-    checkpoint ('pydoc', a path); run_info is any JSON to keep as meta['run']."""
-    check_settings(steps, batch_size, lr, warmup, eval_every, eval_batches, log_every,
-                   checkpoint_every)
+    and DIR/log.csv + DIR/log.json rewritten as rows come in. resume=True continues
+    from DIR/ckpt.npz (its data must match); a DIR that holds a checkpoint is refused
+    unless resume or overwrite. `log` gets one line of text per report (log_every
+    steps, and each evaluation every eval_every steps). data_source names text data
+    for the checkpoint ('pydoc', a path); run_info is any JSON to keep as meta['run']."""
+    s = (settings or TrainSettings()).replace(**changes)
     if data.block_size > config.block_size:
         raise ValueError(f"the data's sequences have {data.block_size} positions but "
                          f"config.block_size is {config.block_size}")
     if data.tokenizer.vocab_size > config.vocab_size:
         raise ValueError(f"the data has {data.tokenizer.vocab_size} tokens but "
                          f"config.vocab_size is {config.vocab_size}")
+    if resume and not out_dir:
+        raise ValueError("resuming needs the run's output folder (--out DIR)")
+    if resume and not os.path.exists(os.path.join(out_dir, CHECKPOINT_NAME)):
+        raise FileNotFoundError(f"cannot resume: there is no checkpoint "
+                                f"{os.path.join(out_dir, CHECKPOINT_NAME)} (start without "
+                                "--resume to begin a new run)")
+    if not out_dir:
+        return _train(config, data, s, None, False, log, data_source, run_info)
+    with checkpoint.RunFolder(out_dir, resume=resume, overwrite=overwrite) as folder:
+        if folder.cleaned:
+            log(f"removed {len(folder.cleaned)} temporary file(s) ({folder.cleaned_bytes:,} "
+                f"bytes) that an interrupted run left in {out_dir}")
+        if overwrite and not resume and os.path.exists(folder.checkpoint):
+            log(f"--overwrite: starting a new run; {folder.checkpoint} will be replaced")
+        return _train(config, data, s, out_dir, resume, log, data_source, run_info)
+
+
+def _train(config, data, s: TrainSettings, out_dir, resume, log, data_source,
+           run_info) -> TrainResult:
+    """The loop of train(), which has checked the arguments and holds the run folder."""
     ckpt_path = os.path.join(out_dir, CHECKPOINT_NAME) if out_dir else None
-    meta = {"tokenizer": data.tokenizer.to_dict(), "data": data_spec(data, data_source),
-            "variant": config.variant, "seed": seed, "run": run_info or {},
-            "train": dict(steps=steps, batch_size=batch_size, lr=lr, warmup=warmup,
-                          weight_decay=weight_decay, grad_clip=grad_clip)}
+    spec = data_spec(data, data_source)
+    meta = {"tokenizer": data.tokenizer.to_dict(), "data": spec, "variant": config.variant,
+            "seed": s.seed, "run": run_info or {}, "train": dataclasses.asdict(s)}
 
     # The state a step depends on: parameters, optimiser moments, data generator, step.
-    params = model.init_params(config, seed)
-    optimizer = model.AdamW(params, lr=lr, weight_decay=weight_decay)
-    rng = np.random.default_rng(seed)
+    params = model.init_params(config, s.seed)
+    optimizer = model.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+    rng = np.random.default_rng(s.seed)
     rows, losses, elapsed_before = [], [], 0.0
     state = LoopState()
     if resume:
         state.step, rows, losses, elapsed_before = restore(ckpt_path, config, params,
-                                                           optimizer, rng)
+                                                           optimizer, rng, data, spec)
         state.last_saved, state.val = state.step, _last_eval(rows)
         log(f"resuming from {ckpt_path} at step {state.step}")
-    elif ckpt_path and os.path.exists(ckpt_path):
-        log(f"note: starting a new run; {ckpt_path} will be replaced (--resume continues it)")
     state.rng_state = rng.bit_generator.state
     start = state.step
-    val_set = validation_batches(data, eval_batches, batch_size, seed)
-    tokens_per_step = batch_size * data.block_size
+    val_set = validation_batches(data, s.eval_batches, s.batch_size, s.seed)
+    tokens_per_step = s.batch_size * data.block_size
     clock = dict(start=time.perf_counter(), last=time.perf_counter(), last_step=start)
 
     def one_step(step):
         """batch -> forward and backward -> check -> clip -> update; returns (loss, lr)."""
-        x, y, _ = data.get_batch("train", batch_size, rng)
+        x, y, _ = data.get_batch("train", s.batch_size, rng)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             # overflow is checked for just below, with a clearer message than numpy's
             loss, grads = model.loss_and_grads(params, config, x, y)
-            grad_norm = model.clip_grad_norm(grads, grad_clip)
+            grad_norm = model.clip_grad_norm(grads, s.grad_clip)
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-            _diverged(step + 1, loss, grad_norm, lr, state, ckpt_path)
-        step_lr = model.lr_schedule(step, lr, warmup, steps)
+            _diverged(step + 1, loss, grad_norm, s.lr, state, ckpt_path)
+        step_lr = model.lr_schedule(step, s.lr, s.warmup, s.steps)
         state.updating = True
         optimizer.step(params, grads, lr=step_lr)
         state.updating = False
@@ -275,12 +348,12 @@ def train(config: model.Config, data, steps: int = 1000, batch_size: int = 32,
     def report(done, loss, step_lr):
         """Every log_every steps a log row and a progress line; every eval_every steps
         (and at the end) an evaluation too. The row is stored before anything is printed."""
-        evaluate_now = done % eval_every == 0 or done == steps
-        if not (done % log_every == 0 or evaluate_now):
+        evaluate_now = done % s.eval_every == 0 or done == s.steps
+        if not (done % s.log_every == 0 or evaluate_now):
             return
         now = time.perf_counter()
         speed = (done - clock["last_step"]) * tokens_per_step / max(now - clock["last"], 1e-9)
-        eta = (now - clock["start"]) / (done - start) * (steps - done)
+        eta = (now - clock["start"]) / (done - start) * (s.steps - done)
         clock.update(last=now, last_step=done)
         if evaluate_now:
             state.val = evaluate(params, config, data, val_set)
@@ -288,7 +361,7 @@ def train(config: model.Config, data, steps: int = 1000, batch_size: int = 32,
         rows.append(dict(step=done, loss=loss, val_loss=val_loss, val_acc=val_acc, lr=step_lr,
                          tokens_per_s=speed, elapsed=elapsed_before + now - clock["start"]))
         write_logs(out_dir, rows)
-        log(_progress_line(done, steps, loss, step_lr, speed, eta))
+        log(_progress_line(done, s.steps, loss, step_lr, speed, eta))
         if evaluate_now:
             log(_eval_line(done, val_loss, val_acc))
 
@@ -298,20 +371,20 @@ def train(config: model.Config, data, steps: int = 1000, batch_size: int = 32,
             elapsed = elapsed_before + time.perf_counter() - clock["start"]
             save_training_checkpoint(ckpt_path, params, config, optimizer, state, rows,
                                      losses, elapsed, meta)
-            state.last_saved = state.step
+            state.last_saved, state.saved = state.step, True
 
-    if start >= steps:
-        log(f"already trained for {start} of {steps} steps: nothing to do "
+    if start >= s.steps:
+        log(f"already trained for {start} of {s.steps} steps: nothing to do "
             "(pass a larger --steps to train further)")
     interrupted = False
     try:
         with _CtrlC() as ctrl_c:
-            for step in range(start, steps):
+            for step in range(start, s.steps):
                 loss, step_lr = one_step(step)
                 losses.append(loss)
                 state.step, state.rng_state = step + 1, rng.bit_generator.state
                 report(state.step, loss, step_lr)
-                if state.step % checkpoint_every == 0 or state.step == steps:
+                if state.step % s.checkpoint_every == 0 or state.step == s.steps:
                     save()
                 if ctrl_c.requested:
                     raise KeyboardInterrupt
@@ -322,15 +395,14 @@ def train(config: model.Config, data, steps: int = 1000, batch_size: int = 32,
                 f"(step {state.last_saved}) is kept")
         elif ckpt_path:
             save()
-            log(f"\ninterrupted at step {state.step}: checkpoint saved to {ckpt_path}; "
-                "continue with --resume")
+            log(f"\ninterrupted at step {state.step}: checkpoint saved to {ckpt_path}")
         else:
             log(f"\ninterrupted at step {state.step} (no output folder: nothing saved)")
     return TrainResult(params=params, config=config, rows=rows, losses=losses,
                        step=state.step, val_loss=state.val[0], val_acc=state.val[1],
                        elapsed=elapsed_before + time.perf_counter() - clock["start"],
                        checkpoint=ckpt_path if state.last_saved is not None else None,
-                       interrupted=interrupted, data=data)
+                       saved=state.saved, interrupted=interrupted, data=data)
 
 
 def _last_eval(rows) -> tuple:
@@ -384,15 +456,12 @@ def save_training_checkpoint(path, params, cfg, optimizer, state, rows, losses, 
     checkpoint.save(path, params, cfg, meta=meta, extra=extra)
 
 
-def restore(path, cfg, params, optimizer, rng) -> tuple[int, list, list, float]:
-    """Load a training checkpoint into params, optimizer and rng, in place.
+def restore(path, cfg, params, optimizer, rng, data, spec) -> tuple[int, list, list, float]:
+    """Load a training checkpoint into params, optimizer and rng, in place, after
+    checking that it holds the same model and was trained on the same data (`spec`).
     Returns (step, log rows, losses, elapsed seconds)."""
-    if not path:
-        raise ValueError("resuming needs the run's output folder (--out DIR)")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"cannot resume: there is no checkpoint {path} "
-                                "(start without --resume to begin a new run)")
     ckpt = checkpoint.load(path)
+    check_same_data(path, ckpt.meta, data, spec)      # first: new data changes the config too
     if ckpt.config != cfg:
         theirs, ours = ckpt.config.to_dict(), cfg.to_dict()
         diff = ", ".join(f"{k} {theirs[k]} vs {ours[k]}" for k in ours if theirs[k] != ours[k])
@@ -426,22 +495,38 @@ def write_logs(out_dir, rows) -> None:
 # ----------------------------------------------------------------------------------------
 # The command line: python -m minplt train ...
 
+# What the command line chooses besides TrainSettings: the model and the data. The
+# default data is the sort task: of the built-in tasks it is the one these tiny models
+# learn within minutes on a CPU (see experiments.py for the measurements).
+RUN_DEFAULTS = dict(variant="plt-2", preset="tiny", data="sort", hops=None, length=None,
+                    loss_on="answer", dtype="float32", n_embd=None, n_layer=None,
+                    n_head=None, d_ff=None, window=None, block_size=None)
+
+# The Config fields with a flag (--n-embd, ...), the older name kept as an alias, and help.
+MODEL_FLAGS = {
+    "n_embd": ("--width", "model width C (overrides the preset; F keeps the preset's F/C)"),
+    "n_layer": ("--layers", "blocks in the shared stack NL"),
+    "n_head": ("--heads", "attention heads H"),
+    "d_ff": ("--ffn", "MLP hidden width F"),
+    "window": (None, "G-SWA window W (only for models with G-SWA: plt-N)"),
+    "block_size": (None, "window of text data, in characters (default: the preset's)"),
+}
+OLD_NAMES = {"width": "n_embd", "layers": "n_layer", "heads": "n_head", "ffn": "d_ff"}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of `train`. Every default is None here and filled in by run(): with
-    --resume, from the checkpoint's saved arguments, else from DEFAULTS."""
-    d = DEFAULTS
+    """The flags of `train`: the model and data choices, then one flag per TrainSettings
+    field. Every default is None here and filled in by resolve_settings: with --resume
+    from the checkpoint's saved arguments, else from RUN_DEFAULTS and TrainSettings."""
+    d = RUN_DEFAULTS
     m = parser.add_argument_group("model")
     m.add_argument("--variant", help=f"vanilla, loop-2, loop+clp-2, loop+clp+kvshare-2, "
                    f"plt-2, plt-3, ... (family-loops; default {d['variant']})")
     m.add_argument("--preset", choices=sorted(model.PRESETS),
                    help=f"model size (default {d['preset']})")
-    m.add_argument("--width", type=int, help="model width C (overrides the preset)")
-    m.add_argument("--layers", type=int, help="blocks in the shared stack NL")
-    m.add_argument("--heads", type=int, help="attention heads H")
-    m.add_argument("--ffn", type=int, help="MLP hidden width F")
-    m.add_argument("--window", type=int, help="G-SWA window W (plt)")
-    m.add_argument("--block-size", type=int, help="sequence length for text data "
-                   "(default: the preset's)")
+    for name, (alias, help_text) in MODEL_FLAGS.items():
+        flags = ["--" + name.replace("_", "-")] + ([alias] if alias else [])
+        m.add_argument(*flags, dest=name, type=int, help=help_text)
     m.add_argument("--dtype", choices=("float32", "float64"),
                    help=f"parameter dtype (default {d['dtype']})")
     g = parser.add_argument_group("data")
@@ -452,85 +537,118 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--loss-on", choices=("answer", "all"), help="tasks: train on the answer "
                    "only, or on every token of the random prompts too (default answer)")
     t = parser.add_argument_group("training")
-    t.add_argument("--steps", type=int, help=f"total optimizer steps (default {d['steps']})")
-    t.add_argument("--batch-size", type=int, help=f"sequences per step (default {d['batch_size']})")
-    t.add_argument("--lr", type=float, help=f"peak learning rate (default {d['lr']})")
-    t.add_argument("--warmup", type=int, help=f"warm-up steps (default {d['warmup']})")
-    t.add_argument("--weight-decay", type=float, help=f"AdamW decay (default {d['weight_decay']})")
-    t.add_argument("--grad-clip", type=float, help=f"max gradient norm, 0 = off "
-                   f"(default {d['grad_clip']})")
-    t.add_argument("--seed", type=int, help=f"parameters and batches (default {d['seed']})")
+    for f in dataclasses.fields(TrainSettings):
+        t.add_argument("--" + f.name.replace("_", "-"), type=type(f.default),
+                       help=f"{f.metadata['help']} (default {f.default})")
     o = parser.add_argument_group("output")
     o.add_argument("--out", help="folder for ckpt.npz, log.csv and log.json")
     o.add_argument("--resume", action="store_true", help="continue the run saved in --out")
-    o.add_argument("--eval-every", type=int, help=f"steps between evaluations "
-                   f"(default {d['eval_every']})")
-    o.add_argument("--eval-batches", type=int, help=f"validation batches per evaluation "
-                   f"(default {d['eval_batches']})")
-    o.add_argument("--log-every", type=int, help=f"steps between progress lines "
-                   f"(default {d['log_every']})")
-    o.add_argument("--checkpoint-every", type=int, help=f"steps between checkpoints "
-                   f"(default {d['checkpoint_every']})")
+    o.add_argument("--overwrite", action="store_true",
+                   help="start a new run in an --out that holds one, replacing it")
 
 
-def resolve_settings(args) -> dict:
-    """DEFAULTS, then (with --resume) the arguments saved in the checkpoint, then the
-    flags given on this command line."""
-    settings = dict(DEFAULTS)
+def resolve_settings(args) -> tuple[dict, TrainSettings]:
+    """(model and data choices, TrainSettings): the defaults, then (with --resume) the
+    arguments saved in the checkpoint, then the flags given on this command line."""
+    choices, values = dict(RUN_DEFAULTS), {}
+    given = {k: v for k, v in vars(args).items() if v is not None}
     if getattr(args, "resume", False):
+        if getattr(args, "overwrite", False):
+            raise ValueError("--resume continues the run in --out and --overwrite replaces "
+                             "it: give one of them")
         if not args.out:
             raise ValueError("--resume needs --out DIR, the folder of the run to continue")
         path = os.path.join(args.out, CHECKPOINT_NAME)
         if not os.path.exists(path):
             raise FileNotFoundError(f"cannot resume: there is no checkpoint {path} "
                                     "(start without --resume to begin a new run)")
-        settings.update(checkpoint.load(path).meta.get("run", {}))
-    settings.update({k: v for k, v in vars(args).items() if k in DEFAULTS and v is not None})
-    return settings
+        saved = checkpoint.load(path).meta.get("run", {})
+        given = {**{OLD_NAMES.get(k, k): v for k, v in saved.items() if v is not None},
+                 **given}
+    choices.update({k: v for k, v in given.items() if k in RUN_DEFAULTS})
+    values.update({k: v for k, v in given.items() if k in TrainSettings.fields()})
+    return choices, TrainSettings(**values)
+
+
+def base_config(choices: dict) -> model.Config:
+    """The variant on the preset, before sizes and data: checks both names."""
+    model.parse_variant(choices["variant"])       # 'plt' alone is not a variant: say so
+    return model.make_config(choices["variant"], preset=choices["preset"])
+
+
+def model_config(choices: dict, data) -> model.Config:
+    """The model.Config of the command line's choices for `data`: the variant's flags on
+    the preset, with the sizes given by flag. A new width alone keeps the preset's ratio
+    F/C; block_size is raised to the data's sequence length when that is longer."""
+    base = base_config(choices)
+    sizes = {k: choices[k] for k in MODEL_FLAGS if k != "block_size" and choices[k] is not None}
+    if "n_embd" in sizes and "d_ff" not in sizes:             # a multiple of 8, as in presets
+        sizes["d_ff"] = max(8, round(sizes["n_embd"] * base.d_ff / base.n_embd / 8) * 8)
+    config = dataclasses.replace(base, vocab_size=data.tokenizer.vocab_size,
+                                 block_size=max(data.block_size, base.block_size),
+                                 dtype=choices["dtype"], **sizes)
+    if choices["window"] is not None and not config.gswa:
+        raise ValueError(f"--window sets the G-SWA window, and {config.variant} has no G-SWA "
+                         "(plt-N has): drop --window or choose a plt variant")
+    return config
 
 
 def run(args) -> int:
     """The `train` command. Returns 0, 1 if training diverged, or 130 after Ctrl-C."""
-    s = resolve_settings(args)
-    data = make_data(s["data"], s["block_size"] or model.PRESETS[s["preset"]].block_size,
-                     s["hops"], s["length"], s["loss_on"])
-    config = build_config(s["variant"], s["preset"], data.tokenizer.vocab_size,
-                          data.block_size, s["dtype"], s["width"], s["layers"], s["heads"],
-                          s["ffn"], s["window"])
+    if args.out:
+        checkpoint.check_out_folder(args.out)
+    choices, settings = resolve_settings(args)
+    if args.out and not args.resume:
+        checkpoint.refuse_trained(args.out, overwrite=args.overwrite)
+    if choices["block_size"] is not None and choices["block_size"] < 1:
+        raise ValueError(f"--block-size must be >= 1 (characters per window), got "
+                         f"{choices['block_size']}")
+    source, block_size = choices["data"], choices["block_size"]
+    if source not in datalib.TASKS:
+        if source not in datalib.TEXT_SOURCES:
+            choices["data"] = os.path.abspath(os.path.expanduser(source))  # works from anywhere
+        if block_size is None:
+            block_size = base_config(choices).block_size
+    try:
+        data = make_data(choices["data"], block_size, choices["hops"], choices["length"],
+                         choices["loss_on"])
+    except FileNotFoundError as e:
+        if args.resume and args.data is None:
+            raise FileNotFoundError(f"{e} The run in {args.out} was trained on it: give its "
+                                    "new place with --data PATH (checked against the "
+                                    "checkpoint)") from None
+        raise
+    config = model_config(choices, data)
     print(f"{config.variant}: {model.count_params(model.init_params(config)):,} parameters, "
-          f"C={config.n_embd} NL={config.n_layer} L={config.n_loops} on {s['data']} "
+          f"C={config.n_embd} NL={config.n_layer} L={config.n_loops} on {source} "
           f"(T={data.block_size}, V={config.vocab_size})")
     try:
-        result = train(config, data, steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"],
-                       warmup=s["warmup"], weight_decay=s["weight_decay"],
-                       grad_clip=s["grad_clip"], eval_every=s["eval_every"],
-                       eval_batches=s["eval_batches"], seed=s["seed"], out_dir=args.out,
-                       checkpoint_every=s["checkpoint_every"], resume=args.resume,
-                       log_every=s["log_every"], data_source=s["data"], run_info=s)
+        result = train(config, data, settings, out_dir=args.out, resume=args.resume,
+                       overwrite=args.overwrite, data_source=choices["data"],
+                       run_info={**choices, **dataclasses.asdict(settings)})
     except DivergedError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"minplt train: error: {e}", file=sys.stderr)
         return 1
     if result.interrupted:
+        if result.saved:
+            print(f"continue with: python -m minplt train --out {args.out} --resume")
         return 130
     accuracy = "" if result.val_acc is None else f", val acc {100 * result.val_acc:.1f}%"
-    saved = f"; checkpoint {result.checkpoint}" if result.checkpoint else ""
+    if result.saved:
+        saved = f"; checkpoint {result.checkpoint}"
+    elif result.checkpoint:
+        saved = f"; nothing new to save ({result.checkpoint} is unchanged)"
+    else:
+        saved = "; nothing saved (give --out DIR to keep the model)"
     print(f"done: {result.step} steps in {_duration(result.elapsed)}, val loss "
           f"{result.val_loss:.4f}{accuracy}{saved}")
     return 0
 
 
 def main(argv=None) -> int:
-    """`python -m minplt.train ...`: the same command without the minplt CLI."""
-    parser = argparse.ArgumentParser(prog="python -m minplt.train", description=__doc__
-                                     .split("\n\n")[0], formatter_class=argparse
-                                     .RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args) or 0
-    except (ValueError, OSError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    """`python -m minplt.train ...` is `python -m minplt train ...`."""
+    from minplt import cli
+    return cli.main(["train", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

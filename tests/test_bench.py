@@ -105,7 +105,7 @@ def test_bench_rejects_an_unwritable_output_before_any_work(tmp_path, capsys, mo
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert bench.main(["--quick", "--out", str(blocker / "b.json")]) == 2  # under a file
-    assert "is a file, not a folder" in capsys.readouterr().err
+    assert "is an existing file, not a folder" in capsys.readouterr().err
 
 
 def test_quick_batch_sweep_has_the_roofline(tmp_path):

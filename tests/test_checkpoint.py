@@ -60,3 +60,74 @@ def test_broken_checkpoints_give_clear_errors(tmp_path):
     np.savez(plain, a=np.zeros(3))
     with pytest.raises(ValueError, match="not a minplt checkpoint"):
         checkpoint.load(str(plain))
+
+
+def write_with_header(path, header_text, cfg):
+    """A checkpoint whose JSON header is replaced by `header_text`."""
+    arrays = {"__header__": np.array(header_text)}
+    arrays.update({f"param/{k}": v for k, v in M.init_params(cfg, 0).items()})
+    np.savez(path, **arrays)
+    return str(path)
+
+
+@pytest.mark.parametrize("header, message", [
+    ("{not json", "has a damaged header (not JSON)"),
+    ("[1, 2, 3]", "has a damaged header: a JSON list, not an object"),
+    ('{"format_version": 1, "config": [], "meta": {}}', "'config' is list, not an object"),
+    ('{"format_version": 1, "config": {"n_embd": 32, "colour": 1}, "meta": {}}',
+     "unknown config key(s) colour"),
+    ('{"format_version": 1, "config": {"n_embd": 30, "n_head": 4}, "meta": {}}',
+     "invalid config: config.n_embd (30) must be divisible"),
+])
+def test_damaged_headers_are_one_line_naming_the_file(tmp_path, header, message):
+    path = write_with_header(tmp_path / "edited.npz", header, tiny("plt", 2))
+    with pytest.raises(ValueError) as error:
+        checkpoint.load(path)
+    assert message in str(error.value) and path in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_random_bytes_get_no_pickle_advice(tmp_path):
+    rng = np.random.default_rng(0)
+    noise = tmp_path / "noise.npz"
+    noise.write_bytes(rng.bytes(4096))
+    with pytest.raises(ValueError) as error:
+        checkpoint.load(str(noise))
+    assert "truncated or corrupt" in str(error.value) and "pickle" not in str(error.value)
+    # real zips with random bytes inside, as a plain member or after the .npy magic
+    # (where numpy would advise allow_pickle=True)
+    import io
+    import zipfile
+    pickled = io.BytesIO()
+    np.save(pickled, np.array([1, None], dtype=object), allow_pickle=True)
+    for name, content in (("param/wte.npy", rng.bytes(4096)),
+                          ("param/wte.npy", b"\x93NUMPY\x01\x00" + rng.bytes(4096)),
+                          ("extra/x.npy", pickled.getvalue())):
+        member = tmp_path / "member.npz"
+        with zipfile.ZipFile(member, "w") as z:
+            z.writestr(name, content)
+        with pytest.raises(ValueError) as error:
+            checkpoint.load(str(member))
+        assert "truncated or corrupt" in str(error.value), name
+        assert "pickle" not in str(error.value)
+    with pytest.raises(ValueError, match="is a folder"):
+        checkpoint.load(str(tmp_path))
+
+
+def test_out_folder_checks(tmp_path, monkeypatch):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    with pytest.raises(ValueError, match="is an existing file, not a folder"):
+        checkpoint.check_out_folder(str(a_file))
+    with pytest.raises(ValueError, match="is a file, so the folder cannot be made"):
+        checkpoint.check_out_folder(str(a_file / "sub"))
+    checkpoint.check_out_folder(str(tmp_path / "new" / "deeper"))     # fine: will be made
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    if os.geteuid() == 0:          # root writes anywhere: pretend the folder is read-only
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(read_only)
+                            else real(p, mode))
+    with pytest.raises(ValueError, match="cannot write to .*read-only"):
+        checkpoint.check_out_folder(str(read_only / "run"))

@@ -1,9 +1,9 @@
 """The command line as a new user meets it: --help, sample from a checkpoint, and clear
 one-line errors instead of tracebacks."""
+import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from minplt import checkpoint, cli, data
@@ -18,7 +18,7 @@ def run_cli(*args):
 def test_help_lists_every_command():
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("train", "sample", "bench", "ablate", "demo"):
+    for command in ("train", "sample", "inspect", "bench", "ablate", "demo"):
         assert command in result.stdout
 
 
@@ -61,3 +61,58 @@ def test_sample_errors_are_one_clear_line(task_checkpoint, tmp_path, capsys):
     bad.write_bytes(b"not a zip file")
     assert cli.main(["sample", str(bad)]) == 2
     assert "truncated or corrupt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--tokens", "0"], "--tokens must be >= 1, got 0"),
+    (["--num-samples", "0"], "--num-samples must be >= 1"),
+    (["--prompt", "a=1;\udcff"], "--prompt is not valid UTF-8 text"),
+    (["--prompt", ""], "--prompt is empty"),
+    (["--tokens", "1000000000"], "would need a KV cache of"),
+])
+def test_sample_argument_errors(task_checkpoint, argv, message, capsys):
+    assert cli.main(["sample", str(task_checkpoint), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_non_utf8_prompt_from_a_real_shell(task_checkpoint):
+    result = subprocess.run([sys.executable, "-m", "minplt", "sample", str(task_checkpoint),
+                             "--prompt", b"a=\xff"], capture_output=True, text=True,
+                            timeout=300, env=dict(os.environ, LC_ALL="C.UTF-8"))
+    assert result.returncode == 2
+    assert "--prompt is not valid UTF-8 text" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_num_samples(task_checkpoint, capsys):
+    assert cli.main(["sample", str(task_checkpoint), "--num-samples", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("expected") == 3 and "sample 3 of 3 (seed 2)" in out
+
+
+def test_default_prompt_works_on_a_corpus_without_line_breaks(tmp_path, capsys):
+    text = data.TextDataset("abcab" * 40, block_size=8)             # no "\n", no " "
+    cfg = M.make_config("plt-2", vocab_size=text.vocab_size)
+    path = tmp_path / "text.npz"
+    checkpoint.save(str(path), M.init_params(cfg, 0), cfg,
+                    meta={"tokenizer": text.tokenizer.to_dict(),
+                          "data": {"kind": "text", "source": "x.txt", "block_size": 8}})
+    assert cli.main(["sample", str(path), "--tokens", "5", "--num-samples", "2",
+                     "--temperature", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    samples = [line for line in lines[1:] if not line.startswith("---")]
+    assert len(samples) == 2 and all(len(s) == 6 and s[0] == "a" for s in samples)
+
+
+def test_numba_cache_is_one_place_however_minplt_starts(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    code = "import sys, os, minplt; print(os.environ['NUMBA_CACHE_DIR']); print(sys.prefix)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, cwd=tmp_path, timeout=120)
+    cache, prefix = result.stdout.split()
+    if sys.prefix != sys.base_prefix:                  # the project's .venv, as under make
+        assert cache == os.path.join(prefix, "numba-cache")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=dict(env, NUMBA_CACHE_DIR=str(tmp_path)), timeout=120)
+    assert result.stdout.split()[0] == str(tmp_path)  # an explicit setting wins

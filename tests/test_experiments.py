@@ -1,10 +1,12 @@
 """End-to-end runs of `ablate --quick` and `demo --quick`, and their argument errors.
 The quick settings train for a few steps: they check the plumbing, not the numbers."""
 import json
+import os
 
 import pytest
 
-from minplt import checkpoint, cli, demo, experiments, model
+from minplt import checkpoint, cli, demo, experiments
+from minplt import train as trainlib
 
 
 def test_ablate_quick_writes_every_row(tmp_path, capsys):
@@ -19,7 +21,7 @@ def test_ablate_quick_writes_every_row(tmp_path, capsys):
     report = json.loads((out / "results.json").read_text())
     rows = {r["variant"]: r for r in report["rows"]}
     assert list(rows) == list(experiments.ROWS)
-    assert all(len(r["accuracy_per_seed"]) == len(experiments.QUICK["seeds"])
+    assert all(len(r["accuracy_per_seed"]) == len(experiments.QUICK.seeds)
                for r in rows.values())
     # same shared stack: the same parameters but for the G-SWA gate; 2x layers for the reference
     assert rows["loop-2"]["params"] == rows["vanilla"]["params"] == rows["loop+clp-2"]["params"]
@@ -51,8 +53,69 @@ def test_demo_quick_trains_compares_and_answers(tmp_path, capsys):
     (["ablate", "--quick", "--task", "multihop", "--hops", "30"], "variables are needed"),
     (["ablate", "--quick", "--hops", "3"], "--hops applies to the multihop task only"),
     (["demo", "--quick", "--steps", "-5"], "steps must be an integer >= 1"),
+    (["demo", "--quick", "--seed", "-1"], "seeds must be one or more integers >= 0"),
+    (["demo", "--quick", "--resume", "--overwrite"], "give one of them"),
 ])
 def test_argument_errors_are_messages(argv, message, tmp_path, capsys):
     assert cli.main(argv + ["--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["demo", "ablate"])
+def test_out_an_existing_file_or_read_only(command, tmp_path, monkeypatch, capsys):
+    a_file = tmp_path / "results"
+    a_file.write_text("keep me")
+    assert cli.main([command, "--quick", "--out", str(a_file)]) == 2
+    err = capsys.readouterr().err
+    assert "is an existing file, not a folder" in err and "Traceback" not in err
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    if os.geteuid() == 0:          # root writes anywhere: pretend the folder is read-only
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(read_only)
+                            else real(p, mode))
+    assert cli.main([command, "--quick", "--out", str(read_only / "out")]) == 2
+    assert "read-only" in capsys.readouterr().err
+
+
+def test_demo_ctrl_c_gives_advice_that_works(tmp_path, monkeypatch, capsys):
+    out = str(tmp_path / "demo")
+    real_eval_line, calls = trainlib._eval_line, []
+
+    def ctrl_c_in_the_second_model(*args):
+        calls.append(1)
+        if len(calls) == 3:            # quick: two evaluations per model
+            raise KeyboardInterrupt
+        return real_eval_line(*args)
+
+    monkeypatch.setattr(trainlib, "_eval_line", ctrl_c_in_the_second_model)
+    assert cli.main(["demo", "--quick", "--out", out]) == 130
+    err = capsys.readouterr().err
+    advice = f"python -m minplt demo --quick --out {out} --resume"
+    assert f"continue with: {advice}" in err
+    assert checkpoint.load(os.path.join(out, "loop-2", "ckpt.npz")).meta["step"] == 10
+    assert not os.path.exists(os.path.join(out, "plt-2"))
+    monkeypatch.setattr(trainlib, "_eval_line", real_eval_line)
+    assert cli.main(advice.split()[3:]) == 0                    # the advice, as typed
+    printed = capsys.readouterr().out
+    assert "already trained for 20 of 20 steps" in printed          # vanilla is reused
+    assert "resuming from" in printed and "| plt-2 |" in printed
+    for name in demo.VARIANTS:
+        assert checkpoint.load(os.path.join(out, name, "ckpt.npz")).meta["step"] == 20
+    # again without a flag: refused before any work; --overwrite trains again
+    assert cli.main(["demo", "--quick", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "already holds trained models" in err and "--resume" in err and "--overwrite" in err
+    assert cli.main(["demo", "--quick", "--out", out, "--overwrite"]) == 0
+
+
+def test_settings_are_instances():
+    assert isinstance(demo.DEMO, experiments.Settings) and demo.DEMO.train.steps == 3000
+    assert experiments.QUICK.train.steps == 20 and experiments.QUICK.seeds == (0, 1)
+    cfg = experiments.row_config("vanilla-2x", experiments.make_task(experiments.SETTINGS),
+                                 experiments.SETTINGS)
+    assert (cfg.n_layer, cfg.n_loops, cfg.n_embd) == (2, 1, 32)
+    with pytest.raises(ValueError, match="variables are needed"):
+        experiments.SETTINGS.replace(task="multihop", task_kwargs=dict(hops=30))

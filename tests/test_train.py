@@ -25,7 +25,8 @@ def small_task():
 
 
 def small_config(task, variant="plt-2"):
-    return tr.build_config(variant, "tiny", task.vocab_size, task.block_size)
+    return model.make_config(variant, preset="tiny", vocab_size=task.vocab_size,
+                             block_size=max(task.block_size, 64))
 
 
 def run_small(out_dir=None, steps=12, log=lambda line: None, **kwargs):
@@ -191,12 +192,13 @@ def test_text_data_from_a_file(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40)
     text = data.TextDataset(corpus.read_text(), block_size=16)
-    cfg = tr.build_config("plt-2", "tiny", text.vocab_size, text.block_size)
+    cfg = model.make_config("plt-2", preset="tiny", vocab_size=text.vocab_size)
     result = tr.train(cfg, text, steps=4, batch_size=2, eval_every=2, eval_batches=1,
                       out_dir=tmp_path / "run", data_source=str(corpus), log=lambda s: None)
     assert result.val_acc is None and np.isfinite(result.val_loss)
     meta = checkpoint.load(str(tmp_path / "run" / "ckpt.npz")).meta
-    assert meta["data"] == {"kind": "text", "source": str(corpus), "block_size": 16}
+    assert meta["data"] == {"kind": "text", "source": str(corpus), "block_size": 16,
+                            "sha256": tr.data_spec(text)["sha256"]}
 
 
 # ----------------------------------------------------------------------------------------
@@ -210,6 +212,8 @@ def test_cli_trains_and_resumes_with_saved_arguments(tmp_path, capsys):
     assert tr.main(["--out", str(tmp_path), "--resume", "--steps", "8"]) == 0
     out = capsys.readouterr().out
     assert "resuming from" in out and "done: 8 steps" in out
+    assert tr.main(["--out", str(tmp_path), "--resume"]) == 0         # nothing left to do
+    assert "nothing new to save" in capsys.readouterr().out
     ckpt = checkpoint.load(str(tmp_path / "ckpt.npz"))
     assert ckpt.config.variant == "loop-2" and ckpt.config.n_embd == 16
     assert ckpt.meta["data"]["kwargs"]["length"] == 4
@@ -226,6 +230,13 @@ def test_cli_trains_and_resumes_with_saved_arguments(tmp_path, capsys):
     (["--width", "30"], "must be divisible by"),
     (["--width", "20"], "must be even"),
     (["--resume"], "--resume needs --out"),
+    (["--variant", "vanilla-2"], "family 'vanilla' has one loop"),
+    (["--data", "pydoc", "--block-size", "0"], "--block-size must be >= 1"),
+    (["--block-size", "16"], "the sort task's sequences have a fixed length: drop --block-size"),
+    (["--grad-clip", "-1"], "grad_clip must be a number >= 0 (0 = no clipping), got -1.0"),
+    (["--weight-decay", "-0.1"], "weight_decay must be a number >= 0 (0 = no decay)"),
+    (["--variant", "loop-2", "--window", "4"], "--window sets the G-SWA window, and loop-2 has no G-SWA"),
+    (["--seed", "-1"], "seed must be an integer >= 0"),
 ])
 def test_cli_errors_are_messages_not_tracebacks(argv, message, capsys):
     assert tr.main(argv + ["--batch-size", "2"]) == 2
@@ -233,8 +244,58 @@ def test_cli_errors_are_messages_not_tracebacks(argv, message, capsys):
     assert message in err and "Traceback" not in err
 
 
+def test_out_that_cannot_be_a_folder(tmp_path, monkeypatch, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    assert tr.main(["--steps", "2", "--out", str(a_file)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {a_file} is an existing file, not a folder" in err and "Traceback" not in err
+    assert a_file.read_text() == "keep me"
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    if os.geteuid() == 0:          # root writes anywhere: pretend the folder is read-only
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(read_only)
+                            else real(p, mode))
+    assert tr.main(["--steps", "2", "--out", str(read_only / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "read-only" in err and "Traceback" not in err
+
+
+def test_settings_dataclass_checks_and_names():
+    s = tr.TrainSettings(steps=5)
+    assert s.replace(lr=1e-3).lr == 1e-3 and s.replace(lr=1e-3).steps == 5
+    with pytest.raises(ValueError, match="unknown training setting.*colour; the settings are steps"):
+        s.replace(colour=1)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        tr.TrainSettings(batch_size=2.5)
+    with pytest.raises(ValueError, match="learning rate must be a positive number"):
+        tr.TrainSettings(lr=float("nan"))
+    parser = __import__("argparse").ArgumentParser()
+    tr.add_arguments(parser)
+    flags = {a.dest: a.option_strings for a in parser._actions}
+    for name in tr.TrainSettings.fields():                      # one flag per field
+        assert flags[name] == ["--" + name.replace("_", "-")]
+    assert flags["n_embd"] == ["--n-embd", "--width"]            # Config names, old aliases
+
+
+def test_done_line_says_when_nothing_was_saved(capsys):
+    assert tr.main(["--length", "4", "--steps", "2", "--batch-size", "2"]) == 0
+    assert "nothing saved (give --out DIR to keep the model)" in capsys.readouterr().out
+
+
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):
     assert tr.main(["--out", str(tmp_path / "empty"), "--resume"]) == 2
     assert "no checkpoint" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         run_small(tmp_path / "empty", resume=True)
+
+
+def test_text_window_defaults_to_the_preset_s_block_size(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 80)
+    for preset, T in (("tiny", 64), ("small", 256)):
+        assert tr.main(["--data", str(corpus), "--preset", preset, "--steps", "1",
+                        "--batch-size", "1", "--eval-batches", "1"]) == 0
+        assert f"(T={T}," in capsys.readouterr().out
