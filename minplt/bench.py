@@ -126,7 +126,8 @@ def machine_info(backends) -> dict:
     info = kernels.backend_info()
     machine = {"cpu": info["cpu"], "threads": info["threads"], "numpy": info["numpy"],
                "numba": info["numba"], "blas": info["blas"],
-               "python": platform.python_version(), "jit_disabled": info["jit_disabled"]}
+               "python": platform.python_version(), "jit_disabled": info["jit_disabled"],
+               "omp_wait_policy": info["omp_wait_policy"]}
     if "numba" in backends:
         machine["kernel_compile_s"] = kernels.warmup("float32")
         machine["threading_layer"] = kernels.backend_info()["threading_layer"]
@@ -500,16 +501,16 @@ def run(args) -> int:
     log("minplt bench")
     log(f"  machine : {machine['cpu']}, {os.cpu_count()} CPUs, python {machine['python']}")
     log(f"  numpy   : {machine['numpy']}, BLAS {machine['blas']}")
-    log(f"  numba   : {machine['numba']}, {machine['threads']} threads"
+    log(f"  numba   : {machine['numba']}, {machine['threads']} threads, OpenMP wait policy "
+        f"{machine['omp_wait_policy']}"
         + (", JIT DISABLED (NUMBA_DISABLE_JIT=1: kernels run as plain Python)"
            if machine["jit_disabled"] else "")
         + (f"; kernel compile/load {machine['kernel_compile_s']:.2f} s"
            if "kernel_compile_s" in machine else ""))
     log(f"  load    : {load_before:.2f} (1-minute load average before the run)")
     if load_before >= 0.5 * (os.cpu_count() or 1):
-        log("  WARNING : other processes are using the CPUs; busy cores inflate the numba "
-            "times most.\n            Measure on an idle machine, or compare with "
-            "NUMBA_NUM_THREADS=1 (or GOMP_SPINCOUNT=1000).")
+        log("  WARNING : other processes are using the CPUs: every time is inflated, and the "
+            "ratios are noisier.\n            Measure on an idle machine for figures to quote.")
 
     result = {"machine": machine,
               "config": {"model": dataclasses.asdict(big.config), "prompt": big.prompt,

@@ -24,12 +24,12 @@ PARALLEL_MIN_VALUES). Everything also runs as plain Python under NUMBA_DISABLE_J
 (slowly: the tests use tiny shapes then).
 
 Threads: Numba runs its parallel loops on OpenMP threads (`numba.get_num_threads()`).
-At the end of every parallel loop they wait for each other, spinning. If other busy
-processes hold the cores (or OpenBLAS's threads, which keep spinning for a while after
-a numpy product), a wait can last a scheduler time slice, and a decode step of ~30
-parallel loops gets many times slower. On a shared machine NUMBA_NUM_THREADS=1 or
-GOMP_SPINCOUNT=1000 avoid that; `minplt bench` prints the load average and pauses
-between backends.
+At the end of every parallel loop they wait for each other. Spinning while they wait
+(OpenMP's default) is fastest on an idle machine, but when other busy processes hold
+the cores a wait can last a scheduler time slice, and a decode step of ~30 parallel
+loops gets tens of times slower. So minplt/__init__.py sets OMP_WAIT_POLICY=PASSIVE
+unless you set OMP_WAIT_POLICY or GOMP_SPINCOUNT yourself; `backend_info()` reports
+the policy in force, and `minplt bench` prints it with the load average.
 
 Not here, on purpose (the README's Performance section has the measurements):
 - fused kernels (rmsnorm into the next product, q/k/v in one call): a decode step is
@@ -516,6 +516,9 @@ def backend_info() -> dict:
         "blas": _blas_name(),
         "cpu": _cpu_model(),
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default (spinning)")
+        + (f", GOMP_SPINCOUNT={os.environ['GOMP_SPINCOUNT']}"
+           if "GOMP_SPINCOUNT" in os.environ else ""),
     }
 
 

@@ -6,6 +6,7 @@ Shapes are small and odd (37, 53, ...) so that every remainder path of a kernel 
 `make test` runs this file a second time with NUMBA_DISABLE_JIT=1, where the kernels
 are plain Python."""
 import math
+import os
 
 import numpy as np
 import pytest
@@ -302,3 +303,17 @@ def test_linear_rows_for_many_rows_on_both_sides_of_the_blas_switch(rng, R):
     w = rng.standard_normal((70, 33)).astype(np.float32)
     assert_close(K.linear_rows(x, w), M.linear_rows(x, w), 1e-5)
     assert_close(K.linear_rows_serial(x, w), M.linear_rows(x, w), 1e-5)
+
+
+def test_kernels_wait_passively_unless_told_otherwise():
+    """Spinning OpenMP threads make decoding tens of times slower on a busy machine:
+    minplt asks for the passive policy unless the user chose one."""
+    import subprocess
+    import sys
+    code = "import minplt, os; print(os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "ACTIVE"
