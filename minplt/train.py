@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from minplt import data as datalib
-from minplt import checkpoint, model
+from minplt import checkpoint, model, parallel
 
 CHECKPOINT_NAME = checkpoint.CHECKPOINT_NAME
 LOG_COLUMNS = ("step", "loss", "val_loss", "val_acc", "lr", "tokens_per_s", "elapsed")
@@ -77,11 +77,13 @@ class TrainSettings:
     log_every: int = _setting(20, "steps between progress lines")
     checkpoint_every: int = _setting(200, "steps between checkpoints")
     seed: int = _setting(0, "seed of the initial parameters and of the batches")
+    blas_threads: int = _setting(1, "threads of numpy's BLAS during training: 1 is faster "
+                                    "for toy sizes and steady on a busy machine")
 
     def __post_init__(self):
         for name, low in (("steps", 1), ("batch_size", 1), ("warmup", 0), ("eval_every", 1),
                           ("eval_batches", 1), ("log_every", 1), ("checkpoint_every", 1),
-                          ("seed", 0)):
+                          ("seed", 0), ("blas_threads", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -295,8 +297,10 @@ def train(config: model.Config, data, settings: TrainSettings | None = None, *,
                                 f"{os.path.join(out_dir, CHECKPOINT_NAME)} (start without "
                                 "--resume to begin a new run)")
     if not out_dir:
-        return _train(config, data, s, None, False, log, data_source, run_info)
-    with checkpoint.RunFolder(out_dir, resume=resume, overwrite=overwrite) as folder:
+        with parallel.blas_threads(s.blas_threads):
+            return _train(config, data, s, None, False, log, data_source, run_info)
+    with checkpoint.RunFolder(out_dir, resume=resume, overwrite=overwrite) as folder, \
+            parallel.blas_threads(s.blas_threads):
         if folder.cleaned:
             log(f"removed {len(folder.cleaned)} temporary file(s) ({folder.cleaned_bytes:,} "
                 f"bytes) that an interrupted run left in {out_dir}")
