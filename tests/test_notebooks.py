@@ -7,22 +7,21 @@ Jupyter kernel running *this* interpreter. A failing cell fails the test with th
 notebook's name, the cell's number and source, and the error. The time of each notebook
 is printed (`pytest -s`) and recorded as a test property.
 
-Cheap checks of the committed files come first: the notebooks are the ones
-lessons/build_lessons.py writes, they were executed in the full version (outputs
-present, no errors), and lessons/README.md lists every one.
+Cheap checks of the committed files come first: each notebook is paired with its
+Jupytext source `lessons/NN_name.py` and has the same cells, it was executed in the full
+version (outputs present, no errors), and lessons/README.md lists every one.
 """
-import importlib.util
-import json
-import os
 import re
-import sys
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+
+from visualizations import run_notebooks
 
 LESSONS = Path(__file__).resolve().parent.parent / "lessons"
 NOTEBOOKS = sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
@@ -41,25 +40,34 @@ def test_there_are_lessons():
 # ----------------------------------------------------------------------------------------
 # The committed files
 
-def load_builder():
-    spec = importlib.util.spec_from_file_location("build_lessons", LESSONS / "build_lessons.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def cells(notebook):
+    return [(cell.cell_type, cell.source) for cell in notebook.cells]
+
+
+def test_every_source_has_its_notebook():
+    sources = {p.stem for p in LESSONS.glob("[0-9][0-9]_*.py")}
+    notebooks = {p.stem for p in NOTEBOOKS}
+    assert sources == notebooks, (
+        f"lessons/ sources without a notebook: {sorted(sources - notebooks)}, notebooks without "
+        f"a source: {sorted(notebooks - sources)}; `make lessons` writes the notebook of a source")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
-def test_notebook_matches_its_source(path):
-    """The cells are the ones build_lessons.py writes: edit the script, not the notebook
-    (then `python lessons/build_lessons.py NN && make lessons`)."""
-    builder = load_builder()
-    assert path.stem in builder.NOTEBOOKS, f"{path.name} is not built by build_lessons.py"
-    expected = [(c.cell_type, c.source) for c in builder.NOTEBOOKS[path.stem]()]
-    committed = [(c.cell_type, c.source) for c in nbformat.read(path, as_version=4).cells]
-    for i, (want, have) in enumerate(zip(expected, committed)):
-        assert want == have, (f"{path.name}, cell {i}: differs from build_lessons.py; "
-                              f"rebuild it (python lessons/build_lessons.py {path.stem[:2]})")
-    assert len(expected) == len(committed), f"{path.name}: cell count differs from the source"
+def test_pair_in_sync(path):
+    """The notebook's cells are its Jupytext source's, cell for cell (type and text), and
+    the notebook names the pairing. Edit the .py (or the notebook in JupyterLab, which saves
+    both), then `make lessons LESSON=NN` re-executes it from the .py."""
+    notebook = nbformat.read(path, as_version=4)
+    formats = notebook.metadata.get("jupytext", {}).get("formats")
+    assert formats == "ipynb,py:percent", (
+        f"{path.name}: jupytext pairing metadata is {formats!r}, expected 'ipynb,py:percent'")
+    source = jupytext.read(path.with_suffix(".py"))
+    want, have = cells(source), cells(notebook)
+    fix = f"re-run it from its source (make lessons LESSON={path.stem[:2]})"
+    for i, (a, b) in enumerate(zip(want, have)):
+        assert a == b, f"{path.name}, cell {i}: differs from {path.stem}.py; {fix}"
+    assert len(want) == len(have), (
+        f"{path.name} has {len(have)} cells, {path.stem}.py has {len(want)}; {fix}")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
@@ -87,26 +95,10 @@ def test_readme_lists_every_lesson():
 # Running them
 
 @pytest.fixture(scope="module")
-def kernel_name(tmp_path_factory):
-    """A kernelspec named 'python3' that runs this interpreter, first on JUPYTER_PATH.
-
-    A 'python3' kernelspec installed elsewhere (a user's or the system's) could start a
-    Python without minplt; this one always starts the interpreter running the tests."""
-    root = tmp_path_factory.mktemp("jupyter")
-    spec_dir = root / "kernels" / "python3"
-    spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (minplt tests)",
-        "language": "python",
-    }))
-    saved = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(root), saved]))
-    yield "python3"
-    if saved is None:
-        del os.environ["JUPYTER_PATH"]
-    else:
-        os.environ["JUPYTER_PATH"] = saved
+def kernel_name():
+    """A kernel of this interpreter (not a 'python3' kernelspec found elsewhere)."""
+    with run_notebooks.this_interpreter_kernel() as name:
+        yield name
 
 
 def first_error(nb):
