@@ -227,18 +227,23 @@ class DecodeStepper:
 
     # ------------------------------------------------------------ drawing
 
-    def draw(self, step, fig=None):
+    def draw(self, step, fig=None, grid=True):
         """Draw frame `step` on `fig` (a new Figure when None): the (position, loop) grid
-        with this step's cells framed in black, and under it the cache entries coloured
-        by state. Returns (fig, {entry: state} as drawn)."""
+        with this step's cells framed in black (unless grid=False), and under it the
+        cache entries coloured by state. Returns (fig, {entry: state} as drawn)."""
         frame = self.frames[step]
+        cache_height = self._cache_rows() + 0.6
         if fig is None:
-            fig = new_figure((self._width(), 3.9))
-        grid_ax, cache_ax = fig.subplots(2, 1, height_ratios=[self.cfg.n_loops + 0.6,
-                                                             self._cache_rows() + 0.6])
-        self.draw_grid(grid_ax, frame)
+            fig = new_figure((self._width(), 3.9 if grid else 0.42 * cache_height + 0.9))
+        if grid:
+            grid_ax, cache_ax = fig.subplots(2, 1, height_ratios=[self.cfg.n_loops + 0.6,
+                                                                 cache_height])
+            self.draw_grid(grid_ax, frame)
+            grid_ax.set_title(frame.caption(), fontsize=9)
+        else:
+            cache_ax = fig.subplots()
+            cache_ax.set_title(frame.caption(), fontsize=9)
         shown = self.draw_cache(cache_ax, frame)
-        grid_ax.set_title(frame.caption(), fontsize=9)
         return fig, shown
 
     def draw_grid(self, ax, frame):
@@ -304,16 +309,17 @@ class DecodeStepper:
         fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8,
                    frameon=False)
 
-    def plot_steps(self, steps=None, columns=2):
+    def plot_steps(self, steps=None, columns=2, grid=True):
         """A static small multiple of frames `steps` (default: all), `columns` per row:
-        what the widget shows, readable without a kernel. Returns the Figure."""
+        what the widget shows, readable without a kernel (grid=False: the caches only).
+        Returns the Figure."""
         steps = list(range(len(self.frames))) if steps is None else list(steps)
         rows = -(-len(steps) // columns)
-        width = self._width()
-        fig = new_figure((width * columns * 0.8, 3.3 * rows + 0.5))
+        height = 3.3 if grid else 0.36 * (self._cache_rows() + 0.6) + 0.75
+        fig = new_figure((self._width() * columns * 0.8, height * rows + 0.5))
         subfigs = np.atleast_1d(fig.subfigures(rows, columns)).ravel()
         for subfig, step in zip(subfigs, steps):
-            self.draw(step, subfig)
+            self.draw(step, subfig, grid)
         for subfig in subfigs[len(steps):]:
             subfig.set_visible(False)
         self.legend(fig)
