@@ -28,18 +28,16 @@
 #
 # 1. draws both schedules on the grid;
 # 2. checks the shift in the training forward;
-# 3. steps through a PLT-3 decode one token at a time and shows, from `cache.trace`,
-#    which cells each pass computes;
+# 3. steps through a PLT-3 decode one token at a time and shows, from `cache.trace` and
+#    the cache itself, which cells each step computes and which cache entries it writes
+#    and reads (a figure of every step, and a slider in JupyterLab);
 # 4. measures that the parallel and sequential schedules give the same logits (and
 #    the same as the training forward), and how long each takes per token.
 
 # %%
-import os
-
 from lesson_setup import FAST, M, data, decode_times, np, plt   # lessons/lesson_setup.py
 from minplt import timing
 from visualizations import schedule
-from IPython.display import Image, display
 
 # %% [markdown]
 # ## The two schedules on the grid
@@ -129,7 +127,6 @@ p32 = M.init_params(cfg32, seed=0)
 P, n_new = 3, 5
 prompt = np.array([5, 6, 7])
 logits, cache = M.prefill(p32, cfg32, prompt, capacity=P + n_new)
-snapshots = [list(cache.trace)]
 print(f"prefill: {len(cache.trace)} passes; carried states {cache.carried.shape} = (L-1, C)")
 token = int(np.argmax(logits))
 for _ in range(n_new):
@@ -138,32 +135,49 @@ for _ in range(n_new):
     last = cache.trace[-1]
     print(f"step at t={last[0][0]}: one pass computes {last}; "
           f"carried states changed: {not np.allclose(carried_before, cache.carried)}")
-    snapshots.append(list(cache.trace))
     token = int(np.argmax(logits))
 expected = schedule.expected_trace(P + n_new, 3, "parallel", prompt_len=P)
 print("trace == schedule.expected_trace(..., 'parallel'):", cache.trace == expected)
 print("passes per decoded token:", schedule.passes_per_token(cache.trace))
 
+# %% [markdown]
+# ### Step by step: cells computed, cache entries written and read
+#
+# `visualizations.stepper.DecodeStepper` runs the same decode (`M.prefill`, then
+# `M.step`) and records every step as the model ran it. Each frame below shows the
+# grid as computed so far, with this step's cells framed in black, and under it the
+# cache: loop 1's full cache (one box per position, under the grid's columns), which
+# loops 2 and 3 read too (KV sharing), and the window ring buffers of loops 2 and 3
+# (`W = 4` slots, each labelled with the position it holds; lesson 04 is about them).
+#
+# * **orange**: written by this step: the entries of `cache` whose values changed;
+# * **blue**: read by this step, *measured*: the stepper gives each entry other keys
+#   and values in a copy of the cache, runs the step again and marks the entries whose
+#   change changes its result (logits, carried states or the entries it writes).
+#
+# Every step writes position `t` of loop 1's cache and slot `t % W` of each ring, and
+# reads all earlier positions of loop 1's cache but only the ring slots of the last
+# `W - 1` positions: the slot it overwrites held position `t - W`, which has just left
+# the window.
+
 # %%
-fig, axes = plt.subplots(3, 2, figsize=(11, 7), layout="constrained")
-for i, (ax, trace) in enumerate(zip(axes.ravel(), snapshots)):
-    schedule.draw_schedule(ax, P + n_new, 3, clp=True, trace=trace, prompt_len=P,
-                           highlight_pass=len(trace) - 1 if i else None, arrows=(i == 0))
-    ax.set_xlabel("")
-    ax.set_title("after the prefill" if i == 0 else f"after decode step {i}: "
-                 f"{schedule.describe_pass(trace[-1])}", fontsize=9)
-plt.show()
+from visualizations.stepper import DecodeStepper
+
+stepper = DecodeStepper(p32, cfg32, prompt, n_new)          # the decode above, step by step
+print("frames' cells == cache.trace:", [c for f in stepper.frames for c in f.passes] == cache.trace, "\n")
+for k in range(len(stepper.frames)):
+    print(stepper.describe(k))
+stepper.plot_steps()
 
 # %% [markdown]
-# The same decode as an animation, one frame per pass (`visualizations.schedule.animate_decode`
-# writes a GIF from a trace):
+# The same frames with a slider: in JupyterLab (`make lab`) run the cell, then drag the
+# slider, press play, or step with the buttons. Each position of the slider redraws the
+# frame from the recorded step. (Without a running kernel, for example on a page that
+# only displays the notebook, the cell shows a line of text instead: the figure above
+# is the same steps.)
 
 # %%
-import tempfile
-gif = os.path.join(tempfile.mkdtemp(), "decode.gif")
-schedule.animate_decode(cache.trace, P + n_new, 3, clp=True, path=gif, fps=1.5,
-                        prompt_len=P, dpi=60)
-display(Image(filename=gif))
+stepper.widget()
 
 # %% [markdown]
 # A CLP model can also be decoded with the **sequential** schedule: the same cells,
@@ -176,6 +190,18 @@ for cells in seq_cache.trace[:P + 6]:
 print("...\ntrace == expected_trace(..., 'sequential'):",
       seq_cache.trace == schedule.expected_trace(P + n_new, 3, "sequential", prompt_len=P),
       "| passes per token:", schedule.passes_per_token(seq_cache.trace))
+
+# %% [markdown]
+# Stepped through, the sequential schedule computes the same column in three passes and
+# writes and reads the same cache entries at every step as the parallel one:
+
+# %%
+tokens = [f.token for f in stepper.frames[1:]]               # feed the same tokens
+seq_stepper = DecodeStepper(p32, cfg32, prompt, n_new, schedule="sequential", tokens=tokens)
+same = all(a.written == b.written and a.read == b.read for a, b in zip(stepper.frames, seq_stepper.frames))
+print("same entries written and read at every step:", same, "\n")
+print(seq_stepper.describe(2))
+seq_stepper.plot_steps([2], columns=1)
 
 # %% [markdown]
 # ## Both schedules give the same logits

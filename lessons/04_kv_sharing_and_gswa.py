@@ -24,8 +24,9 @@
 #   `y = g · y_glob + (1 - g) · y_loc`, `g = sigmoid(a Wg + bg)`.
 #
 # This notebook shows what each loop reads and writes, measures the cache of every
-# family against the spec's memory table, watches the ring buffer fill and wrap, and
-# trains a tiny PLT on the multi-hop task to look at its learned gates and attention.
+# family against the spec's memory table, watches the ring buffer fill and wrap, steps
+# through a decode to see which cache entries each step writes and reads, and trains a
+# tiny PLT on the multi-hop task to look at its learned gates and attention.
 
 # %%
 import time
@@ -118,6 +119,61 @@ print("keys seen by each query, local: ", (layer["probs_loc"][0, 0] > 0).sum(-1)
 print("keys seen by each query, global:", (layer["probs"][0, 0] > 0).sum(-1))
 
 # %% [markdown]
+# ## Step by step: which entries each step writes and reads
+#
+# The table above says where each position's keys sit; stepping through a decode with
+# `visualizations.stepper.DecodeStepper` (as in lesson 03) also shows which entries a
+# step *uses*. A PLT-3 with `W = 4` decodes 8 tokens after a prompt of 2 (`M.prefill`,
+# then `M.step`). One row of boxes per cache: loop 1's full cache (one box per position)
+# and the rings of loops 2 and 3 (one box per slot, labelled with the position it holds).
+#
+# * **orange**: written by the step: the entries whose values changed in `cache`;
+# * **blue**: read by the step, measured: the entries whose keys and values, when
+#   changed in a copy of the cache, change what the step produces (logits, carried
+#   states, the entries it writes).
+#
+# What to look for: every step writes position `t` of loop 1's cache and slot `t % W`
+# of each ring; it reads every earlier position of loop 1's cache (loop 1 directly,
+# loops 2 and 3 through their global branch) but, of a ring, only the slots of the last
+# `W - 1` positions. The slot it overwrites held position `t - W`, which has just left
+# the window, so it is not read: from step 3 on, the ring is full and wraps.
+
+# %%
+from visualizations.stepper import DecodeStepper
+
+cfg3 = M.make_config("plt", 3, "tiny", vocab_size=V, window=4)
+stepper = DecodeStepper(M.init_params(cfg3, seed=0), cfg3, np.array([5, 6]), 8)
+for k in range(len(stepper.frames)):
+    print(stepper.describe(k))
+stepper.plot_steps(columns=2, grid=False)
+
+# %% [markdown]
+# The same steps with a slider, and the (token, loop) grid above the caches: in
+# JupyterLab (`make lab`) run the cell and drag the slider, press play, or use the
+# buttons. (Without a running kernel the cell shows a line of text instead; the figure
+# above is the same steps.)
+
+# %%
+stepper.widget()
+
+# %% [markdown]
+# One step in three families with `L = 3` (decode step 4, position `t = 5`): the looped
+# transformer keeps a full cache per loop and each loop writes and reads its own; with
+# KV sharing only loop 1's cache exists and every loop reads it; PLT adds the rings.
+
+# %%
+fig, described = plt.figure(figsize=(7, 6.8), layout="constrained"), []
+for sub, family in zip(fig.subfigures(3, 1, height_ratios=[2.4, 1.6, 2.4]), ["loop", "loop+clp+kvshare", "plt"]):
+    c = M.make_config(family, 3, "tiny", vocab_size=V, window=4)
+    one = DecodeStepper(M.init_params(c, seed=0), c, np.array([5, 6]), 8)
+    described.append(c.variant + "\n" + one.describe(4).split("\n", 1)[1])
+    one.draw(4, sub, grid=False)
+    sub.axes[0].set_title(f"{c.variant}: decode step 4 (t = 5)", fontsize=9)
+stepper.legend(fig)
+print("\n\n".join(described))
+plt.show()
+
+# %% [markdown]
 # ## A trained PLT: what do the gates learn?
 #
 # The gate starts at exactly 0.5 for every head and position (`Wg = 0`, `bg = 0`).
@@ -195,6 +251,10 @@ for h in range(2):                                   # one figure per head: loop
 #   `1 + (L-1) min(N, W) / N`, which tends to 1 as the sequence grows.
 # * The ring buffer keeps exactly the last `W` positions, position `t` in slot `t % W`,
 #   and the local attention map is a band of width `W`.
+# * Stepped through, each decode step writes position `t` of loop 1's cache and slot
+#   `t % W` of each ring, and reads every earlier position of loop 1's cache but only
+#   the ring slots of the last `W - 1` positions (measured, not assumed); a looped model
+#   without sharing writes and reads `L` full caches instead.
 # * The gates start at exactly 0.5 and move during training, differently per layer, head
 #   and position: the printed means compare the position that predicts the answer (which
 #   must reach bindings far back, only visible in loop 1's global cache) with the others

@@ -10,7 +10,12 @@ is printed (`pytest -s`) and recorded as a test property.
 Cheap checks of the committed files come first: each notebook is paired with its
 Jupytext source `lessons/NN_name.py` and has the same cells, it was executed in the full
 version (outputs present, no errors), and lessons/README.md lists every one.
+
+Last, `make lessons` (visualizations/run_notebooks.py) on a tiny lesson of its own: a
+quick run never touches the committed notebook, a long cell is not silent, a failing
+lesson is not written, and a notebook edited after its source is refused.
 """
+import os
 import re
 import time
 from pathlib import Path
@@ -130,3 +135,90 @@ def test_notebook_runs(path, kernel_name, monkeypatch, record_property):
     record_property("seconds", round(seconds, 1))
     note = "" if seconds <= FAST_BUDGET else f"  (over the {FAST_BUDGET} s budget)"
     print(f"\n{path.name}: {seconds:.1f} s with MINPLT_FAST=1{note}")
+
+
+# ----------------------------------------------------------------------------------------
+# make lessons (visualizations/run_notebooks.py), on a tiny lesson of its own
+
+TINY = '''# %% [markdown]
+# A tiny lesson.
+
+# %%
+import os
+print("quick" if os.environ.get("MINPLT_FAST") == "1" else "full")
+
+# %%
+import time
+time.sleep(SLEEP)
+'''
+
+
+def tiny_lesson(folder, sleep=0.0, name="01_tiny"):
+    folder.mkdir(exist_ok=True)
+    source = folder / f"{name}.py"
+    source.write_text(TINY.replace("SLEEP", str(sleep)))
+    return source
+
+
+def printed(nb):
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_quick_run_leaves_the_committed_notebook_alone(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    source = tiny_lesson(tmp_path / "lessons")
+    monkeypatch.delenv("MINPLT_FAST", raising=False)
+    assert run_notebooks.main([str(source)]) == 0                    # full: in place
+    committed = source.with_suffix(".ipynb")
+    before = committed.read_bytes()
+    assert printed(nbformat.read(committed, as_version=4)).startswith("full")
+    assert nbformat.read(committed, as_version=4).metadata.jupytext.formats == "ipynb,py:percent"
+
+    monkeypatch.setenv("MINPLT_FAST", "1")
+    assert run_notebooks.main([str(source)]) == 0                    # quick: to out/lessons/
+    assert committed.read_bytes() == before
+    quick = tmp_path / "out" / "lessons" / committed.name
+    assert printed(nbformat.read(quick, as_version=4)).startswith("quick")
+    out = capsys.readouterr().out
+    assert "writing to out/lessons/ (the committed notebooks are left as they are)" in out
+    assert "01_tiny: cell 1/2 done in" in out and "01_tiny: cell 2/2 done in" in out
+
+
+def test_a_long_cell_is_not_silent(tmp_path, kernel_name):
+    source = tiny_lesson(tmp_path, sleep=1.6)
+    lines = []
+    run_notebooks.run_notebook(source, None, kernel_name=kernel_name, log=lines.append,
+                               heartbeat=0.5)
+    assert any(line.startswith("01_tiny: cell 2/2 still running") for line in lines), lines
+    assert lines[-1].startswith("01_tiny: cell 2/2 done in")
+
+
+def test_a_failing_lesson_is_not_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    source = tiny_lesson(tmp_path)
+    source.write_text(source.read_text() + "\n# %%\nraise RuntimeError('broken cell')\n")
+    assert run_notebooks.main([str(source)]) == 1
+    assert not source.with_suffix(".ipynb").exists()
+    out = capsys.readouterr().out
+    assert "FAILED (not written)" in out and "broken cell" in out
+
+
+def test_a_notebook_edited_after_its_source_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    source = tiny_lesson(tmp_path)
+    notebook = jupytext.read(source)
+    notebook.cells[1].source += "\nprint('an edit made in the notebook')"
+    path = source.with_suffix(".ipynb")
+    nbformat.write(notebook, path)
+    os.utime(path, (source.stat().st_mtime + 10,) * 2)
+    assert run_notebooks.main([str(source)]) == 1
+    out = capsys.readouterr().out
+    assert f"{path} was edited after 01_tiny.py" in out and "jupytext --sync" in out
+    assert "an edit made in the notebook" in path.read_text()        # nothing lost
+
+
+def test_a_file_that_is_not_a_lesson_is_refused(tmp_path, capsys):
+    assert run_notebooks.main([str(tmp_path / "notes.txt")]) == 2
+    assert "expected a lesson's .py source" in capsys.readouterr().err
+    assert run_notebooks.main([str(tmp_path / "02_missing.ipynb")]) == 2
+    assert "02_missing.py does not exist" in capsys.readouterr().err

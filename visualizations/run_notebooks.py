@@ -28,6 +28,11 @@ import time
 from pathlib import Path
 
 FAST_OUT = Path("out") / "lessons"
+# the Jupytext metadata every lesson notebook carries: paired with a percent-format .py,
+# no version stamps or cell metadata in the .py
+PAIRING = {"formats": "ipynb,py:percent",
+           "notebook_metadata_filter": "-jupytext.text_representation",
+           "cell_metadata_filter": "-all"}
 HEARTBEAT = 60.0   # seconds between "still running" lines of one long cell
 
 
@@ -57,6 +62,9 @@ def load_lesson(path):
 
     source, notebook_path = pair_paths(path)
     notebook = jupytext.read(source)
+    pairing = notebook.metadata.setdefault("jupytext", {})
+    for key, value in PAIRING.items():              # a new lesson gets the same pairing
+        pairing.setdefault(key, value)
     if not notebook_path.exists():
         return notebook
     existing = nbformat.read(notebook_path, as_version=4)
@@ -79,7 +87,9 @@ def this_interpreter_kernel():
         spec_dir = Path(root) / "kernels" / "python3"
         spec_dir.mkdir(parents=True)
         (spec_dir / "kernel.json").write_text(json.dumps({
-            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            # log level ERROR: no start-up warning per kernel (about its local TCP ports)
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                     "--IPKernelApp.log_level=ERROR"],
             "display_name": "Python 3 (minplt)",
             "language": "python",
         }))
@@ -137,7 +147,8 @@ class Progress:
             self.timer = None
 
 
-def run_notebook(path, out_path=None, timeout=900, kernel_name="python3", log=print):
+def run_notebook(path, out_path=None, timeout=900, kernel_name="python3", log=print,
+                 heartbeat=HEARTBEAT):
     """Execute the lesson at `path` (.py or .ipynb); write the notebook with its outputs
     to `out_path` (None: do not write). Returns the executed notebook."""
     import nbformat
@@ -145,7 +156,7 @@ def run_notebook(path, out_path=None, timeout=900, kernel_name="python3", log=pr
 
     source, _ = pair_paths(path)
     notebook = load_lesson(path)
-    progress = Progress(source.stem, notebook, log)
+    progress = Progress(source.stem, notebook, log, heartbeat)
     client = NotebookClient(notebook, timeout=timeout, kernel_name=kernel_name,
                             record_timing=False,
                             on_cell_execute=progress.on_cell_execute,

@@ -104,16 +104,19 @@ def _cache_arrays(cache):
     return {"cache": (cache.k, cache.v), "ring": ring}
 
 
+# Index 0 of a cache's first axis is loop 1's full cache, of a ring's first axis loop 2's.
+FIRST_LOOP = {"cache": 1, "ring": 2}
+
+
 def _snapshot(cache):
     return {kind: None if kv is None else (kv[0].copy(), kv[1].copy())
             for kind, kv in _cache_arrays(cache).items()}
 
 
-def _entry_index(kind, entry_loop_or_cache, index):
-    """Array index (first axis, slot axis) of an entry: caches count from loop 1 at 0,
-    rings from loop 2 at 0."""
-    first = entry_loop_or_cache - 1 if kind == "cache" else entry_loop_or_cache - 2
-    return first, index
+def _array_index(entry):
+    """(index on the first axis, index on the slot axis) of an entry's arrays."""
+    kind, loop, slot = entry
+    return loop - FIRST_LOOP[kind], slot
 
 
 def _entries(cache):
@@ -123,8 +126,7 @@ def _entries(cache):
         if kv is None:
             continue
         n_arrays, _, _, n_slots, _ = kv[0].shape
-        offset = 1 if kind == "cache" else 2
-        out += [(kind, a + offset, s) for a in range(n_arrays) for s in range(n_slots)]
+        out += [(kind, a + FIRST_LOOP[kind], s) for a in range(n_arrays) for s in range(n_slots)]
     return out
 
 
@@ -136,15 +138,14 @@ def _changed(before, cache):
             continue
         k0, v0 = before[kind]
         differs = ((kv[0] != k0) | (kv[1] != v0)).any(axis=(1, 2, 4))   # (arrays, slots)
-        offset = 1 if kind == "cache" else 2
-        changed |= {(kind, int(a) + offset, int(s)) for a, s in zip(*np.nonzero(differs))}
+        changed |= {(kind, int(a) + FIRST_LOOP[kind], int(s)) for a, s in zip(*np.nonzero(differs))}
     return changed
 
 
 def _perturb(cache, entry, rng):
-    kind, number, slot = entry
-    first, index = _entry_index(kind, number, slot)
-    for array in _cache_arrays(cache)[kind]:
+    """Add noise to the keys and values of one entry (all layers and heads)."""
+    first, index = _array_index(entry)
+    for array in _cache_arrays(cache)[entry[0]]:
         view = array[first, :, :, index]                                  # (NL, H, D)
         view += rng.standard_normal(view.shape).astype(array.dtype)
 
@@ -220,9 +221,9 @@ class DecodeStepper:
         if cache.carried is not None:
             out.append(cache.carried)
         arrays = _cache_arrays(cache)
-        for kind, number, slot in sorted(written):
-            first, index = _entry_index(kind, number, slot)
-            out += [array[first, :, :, index] for array in arrays[kind]]
+        for entry in sorted(written):
+            first, index = _array_index(entry)
+            out += [array[first, :, :, index] for array in arrays[entry[0]]]
         return out
 
     # ------------------------------------------------------------ drawing
