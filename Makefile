@@ -55,7 +55,7 @@ lessons: $(STAMP)
 ## Open the lessons in JupyterLab from .venv (installs the lessons extra the first time).
 lab: $(STAMP)
 	test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install -q -e ".[dev,lessons]"
-	env -u MPLBACKEND $(BIN)/jupyter lab lessons/
+	env -u MPLBACKEND $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) lessons/
 
 ## Render the README's figures into visualizations/figures/.
 figures: $(STAMP)

@@ -372,7 +372,7 @@ class StepperWidget:
     redraws the frame. `shown` is what the current picture shows, {entry: state};
     `frame` is the frame drawn and `figure` its Figure."""
 
-    def __init__(self, stepper, dpi=80):
+    def __init__(self, stepper, dpi=100):
         import ipywidgets as widgets
 
         self.stepper, self.dpi = stepper, dpi
@@ -401,6 +401,7 @@ class StepperWidget:
         self.stepper.legend(self.figure)
         self.caption.value = "<pre>" + html.escape(self.stepper.describe(step)) + "</pre>"
         self.image.value = figure_png(self.figure, self.dpi)
+        self.image.width = str(round(self.figure.get_figwidth() * self.dpi))   # at its own size
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.box._repr_mimebundle_(**kwargs)
