@@ -259,4 +259,4 @@ for h in range(2):                                   # one figure per head: loop
 #   and position: the printed means compare the position that predicts the answer (which
 #   must reach bindings far back, only visible in loop 1's global cache) with the others
 #   (whose local window holds the last few characters). These are this run's numbers,
-#   from a tiny model trained for a minute, whose accuracy is printed above.
+#   from a tiny model trained for a minute or less, whose accuracy is printed above.
