@@ -218,7 +218,7 @@ def test_a_notebook_edited_after_its_source_is_refused(tmp_path, monkeypatch, ca
 
 
 def test_a_file_that_is_not_a_lesson_is_refused(tmp_path, capsys):
-    assert run_notebooks.main([str(tmp_path / "notes.txt")]) == 2
-    assert "expected a lesson's .py source" in capsys.readouterr().err
-    assert run_notebooks.main([str(tmp_path / "02_missing.ipynb")]) == 2
-    assert "02_missing.py does not exist" in capsys.readouterr().err
+    assert run_notebooks.main([str(tmp_path / "notes.txt")]) == 1
+    assert "expected a lesson's .py source" in capsys.readouterr().out
+    assert run_notebooks.main([str(tmp_path / "02_missing.ipynb")]) == 1
+    assert "02_missing.py does not exist" in capsys.readouterr().out

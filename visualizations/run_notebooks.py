@@ -184,32 +184,28 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     out_dir = Path(args.out) if args.out else (FAST_OUT if fast_mode() else None)
-    try:
-        paths = [pair_paths(p)[1] for p in args.lessons]
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     where = ("nothing is written" if args.no_write else
              f"writing to {out_dir}/ (the committed notebooks are left as they are)"
              if out_dir else "writing in place")
-    print(f"{len(paths)} lesson(s), MINPLT_FAST={'1 (quick version)' if fast_mode() else 'off'}; "
-          f"{where}", flush=True)
+    print(f"{len(args.lessons)} lesson(s), "
+          f"MINPLT_FAST={'1 (quick version)' if fast_mode() else 'off'}; {where}", flush=True)
 
     failed = []
     with this_interpreter_kernel() as kernel_name:
-        for path in paths:
-            target = None if args.no_write else (out_dir / path.name if out_dir else path)
+        for name in args.lessons:
             start = time.perf_counter()
-            try:
-                run_notebook(path, target, args.timeout, kernel_name,
+            try:                         # report every lesson, then fail at the end
+                notebook = pair_paths(name)[1]
+                target = None if args.no_write else (out_dir / notebook.name if out_dir else notebook)
+                run_notebook(notebook, target, args.timeout, kernel_name,
                              log=lambda line: print("  " + line, flush=True))
                 status = f"ok, wrote {target}" if target else "ok"
-            except Exception as error:  # report every notebook, then fail at the end
-                failed.append(str(path))
+            except Exception as error:
+                failed.append(name)
                 status = f"FAILED (not written)\n{error}"
-            print(f"{path}: {time.perf_counter() - start:.1f} s  {status}", flush=True)
+            print(f"{name}: {time.perf_counter() - start:.1f} s  {status}", flush=True)
     if failed:
-        print(f"{len(failed)} of {len(paths)} notebooks failed: {', '.join(failed)}")
+        print(f"{len(failed)} of {len(args.lessons)} lessons failed: {', '.join(failed)}")
         return 1
     return 0
 
