@@ -7,8 +7,16 @@ STAMP   := $(VENV)/.installed
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.venv/numba-cache
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test test-nojit bench lessons figures clean venv
+.PHONY: help demo test test-nojit bench lessons lab figures clean venv
 
+## List these targets (make help).
+help:
+	@awk '/^## /{doc = doc (doc ? "\n                " : "") substr($$0, 4); next} \
+	     /^[a-z][a-z-]*:/{if (doc) {split($$0, t, ":"); printf "  make %-8s %s\n", t[1], doc}; doc = ""; next} \
+	     {doc = ""}' $(MAKEFILE_LIST)
+	@echo "  (MINPLT_FAST=1 before make lessons or make test: the quick version of the lessons)"
+
+## Create .venv and install minplt with its dev tools (every target does this when needed).
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -34,13 +42,25 @@ test-nojit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m minplt bench
 
-## Re-execute every lesson notebook in place (outputs are committed).
+LESSON  ?=
+LESSONS  = $(if $(LESSON),$(foreach n,$(LESSON),$(wildcard lessons/$(n)*.py)),$(wildcard lessons/[0-9][0-9]_*.py))
+
+## Re-execute the lessons from their .py sources into their .ipynb, with outputs,
+## printing each cell as it ends (LESSON=03 for one). With MINPLT_FAST=1: the quick
+## version, written to out/lessons/ (the committed outputs are not touched).
 lessons: $(STAMP)
-	$(BIN)/python -m visualizations.run_notebooks lessons/*.ipynb
+	$(if $(LESSONS),,$(error no lesson in lessons/ matches LESSON="$(LESSON)"; use its number, e.g. LESSON=03))
+	$(BIN)/python -m visualizations.run_notebooks $(LESSONS)
+
+## Open the lessons in JupyterLab from .venv (installs the lessons extra the first time).
+lab: $(STAMP)
+	test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install -q -e ".[dev,lessons]"
+	env -u MPLBACKEND $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) lessons/
 
 ## Render the README's figures into visualizations/figures/.
 figures: $(STAMP)
 	$(BIN)/python -m visualizations.render_all
 
+## Remove .venv, the pytest cache and out/ (quick lesson runs, bench output).
 clean:
 	rm -rf $(VENV) .pytest_cache out

@@ -7,22 +7,26 @@ Jupyter kernel running *this* interpreter. A failing cell fails the test with th
 notebook's name, the cell's number and source, and the error. The time of each notebook
 is printed (`pytest -s`) and recorded as a test property.
 
-Cheap checks of the committed files come first: the notebooks are the ones
-lessons/build_lessons.py writes, they were executed in the full version (outputs
-present, no errors), and lessons/README.md lists every one.
+Cheap checks of the committed files come first: each notebook is paired with its
+Jupytext source `lessons/NN_name.py` and has the same cells, it was executed in the full
+version (outputs present, no errors), and lessons/README.md lists every one.
+
+Last, `make lessons` (visualizations/run_notebooks.py) on a tiny lesson of its own: a
+quick run never touches the committed notebook, a long cell is not silent, a failing
+lesson is not written, and a notebook edited after its source is refused.
 """
-import importlib.util
-import json
 import os
 import re
-import sys
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+
+from visualizations import run_notebooks
 
 LESSONS = Path(__file__).resolve().parent.parent / "lessons"
 NOTEBOOKS = sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
@@ -41,25 +45,34 @@ def test_there_are_lessons():
 # ----------------------------------------------------------------------------------------
 # The committed files
 
-def load_builder():
-    spec = importlib.util.spec_from_file_location("build_lessons", LESSONS / "build_lessons.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def cells(notebook):
+    return [(cell.cell_type, cell.source) for cell in notebook.cells]
+
+
+def test_every_source_has_its_notebook():
+    sources = {p.stem for p in LESSONS.glob("[0-9][0-9]_*.py")}
+    notebooks = {p.stem for p in NOTEBOOKS}
+    assert sources == notebooks, (
+        f"lessons/ sources without a notebook: {sorted(sources - notebooks)}, notebooks without "
+        f"a source: {sorted(notebooks - sources)}; `make lessons` writes the notebook of a source")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
-def test_notebook_matches_its_source(path):
-    """The cells are the ones build_lessons.py writes: edit the script, not the notebook
-    (then `python lessons/build_lessons.py NN && make lessons`)."""
-    builder = load_builder()
-    assert path.stem in builder.NOTEBOOKS, f"{path.name} is not built by build_lessons.py"
-    expected = [(c.cell_type, c.source) for c in builder.NOTEBOOKS[path.stem]()]
-    committed = [(c.cell_type, c.source) for c in nbformat.read(path, as_version=4).cells]
-    for i, (want, have) in enumerate(zip(expected, committed)):
-        assert want == have, (f"{path.name}, cell {i}: differs from build_lessons.py; "
-                              f"rebuild it (python lessons/build_lessons.py {path.stem[:2]})")
-    assert len(expected) == len(committed), f"{path.name}: cell count differs from the source"
+def test_pair_in_sync(path):
+    """The notebook's cells are its Jupytext source's, cell for cell (type and text), and
+    the notebook names the pairing. Edit the .py (or the notebook in JupyterLab, which saves
+    both), then `make lessons LESSON=NN` re-executes it from the .py."""
+    notebook = nbformat.read(path, as_version=4)
+    formats = notebook.metadata.get("jupytext", {}).get("formats")
+    assert formats == "ipynb,py:percent", (
+        f"{path.name}: jupytext pairing metadata is {formats!r}, expected 'ipynb,py:percent'")
+    source = jupytext.read(path.with_suffix(".py"))
+    want, have = cells(source), cells(notebook)
+    fix = f"re-run it from its source (make lessons LESSON={path.stem[:2]})"
+    for i, (a, b) in enumerate(zip(want, have)):
+        assert a == b, f"{path.name}, cell {i}: differs from {path.stem}.py; {fix}"
+    assert len(want) == len(have), (
+        f"{path.name} has {len(have)} cells, {path.stem}.py has {len(want)}; {fix}")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
@@ -87,26 +100,10 @@ def test_readme_lists_every_lesson():
 # Running them
 
 @pytest.fixture(scope="module")
-def kernel_name(tmp_path_factory):
-    """A kernelspec named 'python3' that runs this interpreter, first on JUPYTER_PATH.
-
-    A 'python3' kernelspec installed elsewhere (a user's or the system's) could start a
-    Python without minplt; this one always starts the interpreter running the tests."""
-    root = tmp_path_factory.mktemp("jupyter")
-    spec_dir = root / "kernels" / "python3"
-    spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (minplt tests)",
-        "language": "python",
-    }))
-    saved = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(root), saved]))
-    yield "python3"
-    if saved is None:
-        del os.environ["JUPYTER_PATH"]
-    else:
-        os.environ["JUPYTER_PATH"] = saved
+def kernel_name():
+    """A kernel of this interpreter (not a 'python3' kernelspec found elsewhere)."""
+    with run_notebooks.this_interpreter_kernel() as name:
+        yield name
 
 
 def first_error(nb):
@@ -138,3 +135,90 @@ def test_notebook_runs(path, kernel_name, monkeypatch, record_property):
     record_property("seconds", round(seconds, 1))
     note = "" if seconds <= FAST_BUDGET else f"  (over the {FAST_BUDGET} s budget)"
     print(f"\n{path.name}: {seconds:.1f} s with MINPLT_FAST=1{note}")
+
+
+# ----------------------------------------------------------------------------------------
+# make lessons (visualizations/run_notebooks.py), on a tiny lesson of its own
+
+TINY = '''# %% [markdown]
+# A tiny lesson.
+
+# %%
+import os
+print("quick" if os.environ.get("MINPLT_FAST") == "1" else "full")
+
+# %%
+import time
+time.sleep(SLEEP)
+'''
+
+
+def tiny_lesson(folder, sleep=0.0, name="01_tiny"):
+    folder.mkdir(exist_ok=True)
+    source = folder / f"{name}.py"
+    source.write_text(TINY.replace("SLEEP", str(sleep)))
+    return source
+
+
+def printed(nb):
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_quick_run_leaves_the_committed_notebook_alone(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    source = tiny_lesson(tmp_path / "lessons")
+    monkeypatch.delenv("MINPLT_FAST", raising=False)
+    assert run_notebooks.main([str(source)]) == 0                    # full: in place
+    committed = source.with_suffix(".ipynb")
+    before = committed.read_bytes()
+    assert printed(nbformat.read(committed, as_version=4)).startswith("full")
+    assert nbformat.read(committed, as_version=4).metadata.jupytext.formats == "ipynb,py:percent"
+
+    monkeypatch.setenv("MINPLT_FAST", "1")
+    assert run_notebooks.main([str(source)]) == 0                    # quick: to out/lessons/
+    assert committed.read_bytes() == before
+    quick = tmp_path / "out" / "lessons" / committed.name
+    assert printed(nbformat.read(quick, as_version=4)).startswith("quick")
+    out = capsys.readouterr().out
+    assert "writing to out/lessons/ (the committed notebooks are left as they are)" in out
+    assert "01_tiny: cell 1/2 done in" in out and "01_tiny: cell 2/2 done in" in out
+
+
+def test_a_long_cell_is_not_silent(tmp_path, kernel_name):
+    source = tiny_lesson(tmp_path, sleep=1.6)
+    lines = []
+    run_notebooks.run_notebook(source, None, kernel_name=kernel_name, log=lines.append,
+                               heartbeat=0.5)
+    assert any(line.startswith("01_tiny: cell 2/2 still running") for line in lines), lines
+    assert lines[-1].startswith("01_tiny: cell 2/2 done in")
+
+
+def test_a_failing_lesson_is_not_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    source = tiny_lesson(tmp_path)
+    source.write_text(source.read_text() + "\n# %%\nraise RuntimeError('broken cell')\n")
+    assert run_notebooks.main([str(source)]) == 1
+    assert not source.with_suffix(".ipynb").exists()
+    out = capsys.readouterr().out
+    assert "FAILED (not written)" in out and "broken cell" in out
+
+
+def test_a_notebook_edited_after_its_source_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    source = tiny_lesson(tmp_path)
+    notebook = jupytext.read(source)
+    notebook.cells[1].source += "\nprint('an edit made in the notebook')"
+    path = source.with_suffix(".ipynb")
+    nbformat.write(notebook, path)
+    os.utime(path, (source.stat().st_mtime + 10,) * 2)
+    assert run_notebooks.main([str(source)]) == 1
+    out = capsys.readouterr().out
+    assert f"{path} was edited after 01_tiny.py" in out and "jupytext --sync" in out
+    assert "an edit made in the notebook" in path.read_text()        # nothing lost
+
+
+def test_a_file_that_is_not_a_lesson_is_refused(tmp_path, capsys):
+    assert run_notebooks.main([str(tmp_path / "notes.txt")]) == 1
+    assert "expected a lesson's .py source" in capsys.readouterr().out
+    assert run_notebooks.main([str(tmp_path / "02_missing.ipynb")]) == 1
+    assert "02_missing.py does not exist" in capsys.readouterr().out
