@@ -64,7 +64,7 @@ sentence = "The loop runs the same stack again."
 ids = tok.encode(sentence)
 x, y = ids[None, :-1], ids[None, 1:]              # predict each next character
 logits, loss, cache = M.forward(params, cfg, x, y)
-layer0 = cache["loops"][0]["layers"][0]
+layer0 = cache.loops[0].layers[0]
 made_by = {
     "u": "block input: the token embeddings E = wte[idx]",
     "a": "a = RMSNorm(u; attn_norm)",
@@ -80,7 +80,7 @@ made_by = {
 print(f"B={x.shape[0]}, T={x.shape[1]}, C={cfg.n_embd}, H={cfg.n_head}, "
       f"D={cfg.head_size}, F={cfg.d_ff}, V={cfg.vocab_size}\n")
 for key, what in made_by.items():
-    print(f"  {key:6s} {str(layer0[key].shape):16s} {what}")
+    print(f"  {key:6s} {str(getattr(layer0, key).shape):16s} {what}")
 print(f"\n  logits {logits.shape}: N(h) @ lm_head")
 print(f"\nloss at initialisation: {loss:.3f}   vs ln(V) = {np.log(cfg.vocab_size):.3f} "
       "(a uniform guess over the vocabulary)")
@@ -90,10 +90,10 @@ print(f"\nloss at initialisation: {loss:.3f}   vs ln(V) = {np.log(cfg.vocab_size
 # which starts at 1):
 
 # %%
-a = layer0["a"][0]                                   # (T,C)
+a = layer0.a[0]                                   # (T,C)
 rms = np.sqrt(np.mean(a ** 2, axis=-1))
 print(f"RMS of the normed input at each position: min {rms.min():.6f}, max {rms.max():.6f}")
-print(f"RMS of the raw embeddings: {np.sqrt(np.mean(layer0['u'][0] ** 2)):.3f}")
+print(f"RMS of the raw embeddings: {np.sqrt(np.mean(layer0.u[0] ** 2)):.3f}")
 
 # %% [markdown]
 # ## Attention: causal, masked entries excluded
@@ -106,7 +106,7 @@ print(f"RMS of the raw embeddings: {np.sqrt(np.mean(layer0['u'][0] ** 2)):.3f}")
 # `1/(t+1)` on each of the `t+1` keys.
 
 # %%
-probs = layer0["probs"][0]                          # (H,T,T) for the one sequence
+probs = layer0.probs[0]                          # (H,T,T) for the one sequence
 T = probs.shape[-1]
 future = np.triu(np.ones((T, T), bool), k=1)        # key after query
 print(f"rows sum to 1: max |sum - 1| = {np.abs(probs.sum(-1) - 1).max():.1e}")
@@ -126,7 +126,7 @@ from visualizations import charts
 rng = np.random.default_rng(1)
 spread = {k: (v if v.ndim == 1 else rng.normal(0, 0.3, v.shape).astype(v.dtype))
           for k, v in params.items()}
-spread_probs = M.forward(spread, cfg, x)[2]["loops"][0]["layers"][0]["probs"][0]
+spread_probs = M.forward(spread, cfg, x)[2].loops[0].layers[0].probs[0]
 charts.plot_attention(list(spread_probs), [f"layer 0, head {h}" for h in range(cfg.n_head)])
 
 # %% [markdown]
@@ -171,10 +171,10 @@ bytes_per_position = 2 * cfg.n_layer * cfg.n_embd * 4       # K and V, all layer
 for t in range(P, len(seq)):
     decoded.append(M.step(params, cfg, kv, int(seq[t])))
     if t < P + 3 or t == len(seq) - 1:
-        print(f"after token {t:2d}: cache holds {kv.pos:2d} positions, "
-              f"{M.kv_cache_bytes(cfg, kv):6,} bytes = {kv.pos} x {bytes_per_position}")
+        print(f"after token {t:2d}: cache holds {kv.pos[0]:2d} positions, "
+              f"{M.kv_cache_bytes(cfg, kv):6,} bytes = {kv.pos[0]} x {bytes_per_position}")
 diff = np.abs(np.array(decoded) - reference[P - 1:]).max()
-print(f"\ncache arrays: k {kv.k.shape} = (caches, NL, H, capacity, D)")
+print(f"\ncache arrays: k {kv.k.shape} = (caches, NL, B, H, capacity, D), B = 1 sequence")
 print(f"max |decoded logits - forward logits| over {len(decoded)} positions: {diff:.2e}")
 
 # %% [markdown]

@@ -101,8 +101,8 @@ n_steps, repeats = (10, 2) if FAST else (64, 5)
 prompt = np.random.default_rng(0).integers(0, V, 32)
 models = {}
 for loops in (1, 2, 3, 4):
-    cfg = M.make_config("vanilla" if loops == 1 else "loop", None if loops == 1 else loops,
-                        "small", vocab_size=V)
+    cfg = M.make_config("vanilla" if loops == 1 else f"loop-{loops}", preset="small",
+                        vocab_size=V)
     models[loops] = (cfg, M.init_params(cfg, seed=0))
 times = {loops: [] for loops in models}
 for _ in range(repeats):              # interleaved: every model sees the same machine load
@@ -112,7 +112,7 @@ results = {}
 for loops, (cfg, params) in models.items():
     _, cache = M.generate(params, cfg, prompt, n_steps + 1, return_cache=True)   # the cache after n_steps steps
     results[loops] = dict(variant=cfg.variant, ms=1e3 * min(times[loops]), kv=M.kv_cache_bytes(cfg, cache),
-                          passes=schedule.passes_per_token(cache.trace), n=cache.pos,
+                          passes=schedule.passes_per_token(cache.trace), n=int(cache.pos[0]),
                           spread=timing.summary(times[loops]))
 base = results[1]
 print(f"{'model':9s} {'passes/token':>12s} {'ms/token':>9s} {'x vanilla':>9s} {'KV bytes':>10s} {'x vanilla':>9s}"

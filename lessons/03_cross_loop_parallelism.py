@@ -68,8 +68,8 @@ seq = rng.integers(0, V, 12)
 logits_fwd, _, fwd = M.forward(params, cfg, seq[None])
 E = params["wte"][seq]                                                 # (T,C)
 for l in (2, 3):
-    u = fwd["loops"][l - 1]["u"][0]                                     # input of loop l, (T,C)
-    h_prev = fwd["loops"][l - 2]["h"][0]                                # output of loop l-1, (T,C)
+    u = fwd.loops[l - 1].u[0]                                     # input of loop l, (T,C)
+    h_prev = fwd.loops[l - 2].h[0]                                # output of loop l-1, (T,C)
     Nh = M.rmsnorm_rows(h_prev, params["norm_f"], cfg.norm_eps)         # N(h^(l-1))
     print(f"loop {l}: max |u_t - E_t - N(h^({l-1})_(t-1))| for t >= 1: {np.abs(u[1:] - E[1:] - Nh[:-1]).max():.1e};"
           f"  at t = 0, u_0 = E_0: {np.abs(u[0] - E[0]).max():.1e}")
@@ -87,11 +87,11 @@ for l in (2, 3):
 def chain_dependence(cfg, params, seq):
     """(T, T) bool: entry [t, s] is True when changing x_s changes h^(L)_t."""
     no_attention = {k: (np.zeros_like(v) if k.endswith(".wo") else v) for k, v in params.items()}
-    base = M.forward(no_attention, cfg, seq[None])[2]["loops"][-1]["h"][0]
+    base = M.forward(no_attention, cfg, seq[None])[2].loops[-1].h[0]
     depends = np.zeros((len(seq), len(seq)), bool)
     for s in range(len(seq)):
         changed = seq.copy(); changed[s] = (changed[s] + 1) % cfg.vocab_size
-        h = M.forward(no_attention, cfg, changed[None])[2]["loops"][-1]["h"][0]
+        h = M.forward(no_attention, cfg, changed[None])[2].loops[-1].h[0]
         depends[:, s] = np.abs(h - base).max(axis=-1) > 1e-12
     return depends
 
@@ -112,7 +112,7 @@ plt.show()
 # `M.prefill` runs the training computation over the prompt (one pass per loop over
 # all prompt positions) and keeps, besides the caches, the **carried states**
 # `h^(l)_{P-1}`, `l = 1..L-1`: the states the next position's loops `2..L` start
-# from. Then each `M.step_parallel` builds an `(L, C)` matrix of rows
+# from. Then each `M.step(..., "parallel")` builds an `(L, C)` matrix of rows
 #
 #     row 1: E_t
 #     row l: E_t + N(carried[l-1])           (= h^(l-1)_{t-1})
@@ -127,11 +127,11 @@ p32 = M.init_params(cfg32, seed=0)
 P, n_new = 3, 5
 prompt = np.array([5, 6, 7])
 logits, cache = M.prefill(p32, cfg32, prompt, capacity=P + n_new)
-print(f"prefill: {len(cache.trace)} passes; carried states {cache.carried.shape} = (L-1, C)")
+print(f"prefill: {len(cache.trace)} passes; carried states {cache.carried.shape} = (L-1, B, C), B = 1 sequence")
 token = int(np.argmax(logits))
 for _ in range(n_new):
     carried_before = cache.carried.copy()
-    logits = M.step_parallel(p32, cfg32, cache, token)
+    logits = M.step(p32, cfg32, cache, token, "parallel")
     last = cache.trace[-1]
     print(f"step at t={last[0][0]}: one pass computes {last}; "
           f"carried states changed: {not np.allclose(carried_before, cache.carried)}")

@@ -94,15 +94,15 @@ cfg = M.make_config("plt", 2, "tiny", vocab_size=V, window=4, dtype="float64")
 rng = np.random.default_rng(1)
 params = {k: (v if v.ndim == 1 else rng.normal(0, 0.3, v.shape)) for k, v in M.init_params(cfg).items()}
 seq = rng.integers(0, V, 10)
-loop2_keys = M.forward(params, cfg, seq[None])[2]["loops"][1]["layers"][0]["k"][0]   # (H,T,D)
+loop2_keys = M.forward(params, cfg, seq[None])[2].loops[1].layers[0].k[0]   # (H,T,D)
 cache = M.new_cache(cfg, capacity=len(seq))
-print(f"ring buffer k_ring: {cache.k_ring.shape} = (L-1, NL, H, W, D)\n")
+print(f"ring buffer k_ring: {cache.k_ring.shape} = (L-1, NL, B, H, W, D)\n")
 print("after t   slot 0  slot 1  slot 2  slot 3")
 for t, tok in enumerate(seq):
     M.step(params, cfg, cache, int(tok))
     slots = []
     for slot in range(cfg.window):
-        key = cache.k_ring[0, 0, :, slot]                                  # loop 2, layer 0: (H,D)
+        key = cache.k_ring[0, 0, 0, :, slot]                                  # loop 2, layer 0: (H,D)
         match = [s for s in range(t + 1) if np.allclose(key, loop2_keys[:, s], atol=1e-12)]
         slots.append(f"t={match[0]}" if match else "-")
     print(f"{t:7d}   " + "  ".join(f"{s:>6s}" for s in slots))
@@ -114,9 +114,9 @@ for t, tok in enumerate(seq):
 
 # %%
 fwd = M.forward(params, cfg, seq[None])[2]
-layer = fwd["loops"][1]["layers"][0]
-print("keys seen by each query, local: ", (layer["probs_loc"][0, 0] > 0).sum(-1))
-print("keys seen by each query, global:", (layer["probs"][0, 0] > 0).sum(-1))
+layer = fwd.loops[1].layers[0]
+print("keys seen by each query, local: ", (layer.probs_loc[0, 0] > 0).sum(-1))
+print("keys seen by each query, global:", (layer.probs[0, 0] > 0).sum(-1))
 
 # %% [markdown]
 # ## Step by step: which entries each step writes and reads
@@ -190,7 +190,7 @@ steps = 100 if FAST else 3000
 val = task.get_batch("val", 256, np.random.default_rng(7))
 
 untrained = M.init_params(cfg, seed=0)
-gates0 = np.stack([l["gate"] for l in M.forward(untrained, cfg, val[0])[2]["loops"][1]["layers"]])
+gates0 = np.stack([l.gate for l in M.forward(untrained, cfg, val[0])[2].loops[1].layers])
 print(f"before training: gates in [{gates0.min()}, {gates0.max()}]")
 
 t0 = time.perf_counter()
@@ -201,7 +201,7 @@ print(f"trained {steps} steps in {time.perf_counter() - t0:.0f} s; "
 
 # %%
 logits, _, fwd = M.forward(result.params, cfg, val[0], val[1])
-gates = np.stack([l["gate"] for l in fwd["loops"][1]["layers"]])       # (NL, B, T, H)
+gates = np.stack([l.gate for l in fwd.loops[1].layers])       # (NL, B, T, H)
 answer_pos = val[2]                                                    # (B,T) where the answer is predicted
 mean_all = gates.mean(axis=(1, 2))                                     # (NL, H)
 mean_answer = gates[:, answer_pos].mean(axis=1)                        # (NL, H)
@@ -236,9 +236,9 @@ print(text, "-> answer", task.tokenizer.decode(val[1][b][val[2][b]]),
 # %%
 j = cfg.n_layer - 1
 for h in range(2):                                   # one figure per head: loop 1 | loop 2 global | loop 2 local
-    maps = [fwd["loops"][0]["layers"][j]["probs"][b, h],
-            fwd["loops"][1]["layers"][j]["probs"][b, h],
-            fwd["loops"][1]["layers"][j]["probs_loc"][b, h]]
+    maps = [fwd.loops[0].layers[j].probs[b, h],
+            fwd.loops[1].layers[j].probs[b, h],
+            fwd.loops[1].layers[j].probs_loc[b, h]]
     display(charts.plot_attention(maps, [f"layer {j}, head {h}: loop 1", "loop 2, global (loop 1's keys)",
                                          f"loop 2, local (own last W={cfg.window})"]))
 

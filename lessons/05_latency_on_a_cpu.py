@@ -24,7 +24,8 @@
 #    and with `minplt.kernels.linear_rows`, a Numba kernel that streams each weight
 #    once for all `R` rows;
 # 3. decode ms/token of vanilla, loop-2 and PLT-2 on both backends
-#    (`M.step(..., backend="numpy" | "numba")`).
+#    (`M.prefill(..., backend="numpy" | "numba")` picks the row operations every
+#    later `M.step` uses).
 #
 # All timings are from the run that produced this notebook; they vary by machine and
 # by load, so read the ratios, measured side by side, rather than the absolute values.
@@ -147,15 +148,20 @@ plt.show()
 # matrices, the best a memory-bound step can do.
 
 # %%
+import dataclasses
+
 from minplt import bench
 if FAST:
-    sizes = dict(bench.BIG, width=512, ffn=1408, heads=8, layers=2, prompt=32, new_tokens=6, repeats=1)
+    small_model = dataclasses.replace(bench.BIG.config, n_embd=512, d_ff=1408, n_head=8, n_layer=2)
+    size = bench.Size(small_model, prompt=32, new_tokens=6, repeats=1)
 else:
-    sizes = dict(bench.BIG, prompt=256, new_tokens=16, repeats=3)
-print("sizes:", {k: sizes[k] for k in ("width", "ffn", "layers", "heads", "vocab", "prompt", "new_tokens", "repeats")})
-decode_rows, one_row = bench.decode_section(sizes, ["vanilla", "loop-2", "plt-2"], ["plt-2"],
+    size = dataclasses.replace(bench.BIG, prompt=256, new_tokens=16, repeats=3)
+c = size.config
+print(f"model: width {c.n_embd}, F {c.d_ff}, {c.n_layer} layers, {c.n_head} heads, vocab "
+      f"{c.vocab_size}; prompt {size.prompt}, {size.new_tokens} new tokens x {size.repeats} runs")
+decode_rows, one_row = bench.decode_section(size, ["vanilla", "loop-2", "plt-2"], ["plt-2"],
                                              ["numpy", "numba"], seed=0, log=lambda line: None)
-print(bench.format_decode_table(decode_rows, one_row))
+print(bench.decode_table(decode_rows, one_row, bench.ratios(decode_rows, one_row)))
 
 # %%
 shown = {"machine": {"cpu": info["cpu"], "threads": info["threads"], "numpy": info["numpy"], "numba": info["numba"]},

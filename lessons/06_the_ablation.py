@@ -42,14 +42,16 @@
 import tempfile
 import time
 
+import dataclasses
+
 from lesson_setup import FAST, M, data, np, plt   # lessons/lesson_setup.py: MINPLT_FAST, plot style
 from IPython.display import Markdown, display
 from minplt import experiments
 from visualizations import charts
 
 # %%
-settings = dict(experiments.QUICK) if FAST else dict(experiments.SETTINGS)
-for key, value in settings.items():
+settings = experiments.QUICK if FAST else experiments.SETTINGS
+for key, value in dataclasses.asdict(settings).items():
     print(f"  {key:14s} {value}")
 task = experiments.make_task(settings)
 prompt, answer = task.sample("val", np.random.default_rng(0))
@@ -68,10 +70,10 @@ print(f"rows: {', '.join(experiments.ROWS)}")
 out_dir = tempfile.mkdtemp(prefix="ablate-")
 t0 = time.perf_counter()
 report = experiments.run_ablation(settings, out_dir, log=lambda line: print(line) if " seed " in line else None)
-print(f"\n{len(report['rows'])} rows x {len(settings['seeds'])} seeds in {time.perf_counter() - t0:.0f} s; "
+print(f"\n{len(report['rows'])} rows x {len(settings.seeds)} seeds in {time.perf_counter() - t0:.0f} s; "
       f"decode backend: {report['backend']}")
 rows = {r["variant"]: r for r in report["rows"]}
-display(Markdown(experiments.markdown_table(report["rows"], settings["kv_length"])))
+display(Markdown(experiments.markdown_table(report["rows"], settings.kv_length)))
 
 # %% [markdown]
 # ## Accuracy, latency, memory
@@ -84,7 +86,7 @@ charts.plot_accuracy_vs_latency([{k: r[k] for k in ("variant", "accuracy", "accu
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 memory = {"decode": [dict(variant=r["variant"], kv_bytes=r["kv_bytes"]) for r in report["rows"]]}
 charts.plot_memory(memory, ax=axes[0])
-axes[0].set_title(f"KV cache at {settings['kv_length']} positions", fontsize=10)
+axes[0].set_title(f"KV cache at {settings.kv_length} positions", fontsize=10)
 axes[0].tick_params(axis="x", labelrotation=30, labelsize=8)
 seed0 = {name: logs[0] for name, logs in report["logs"].items()}
 charts.plot_training_curves(seed0, ax=axes[1], metric="val_acc")
@@ -127,8 +129,8 @@ for text, a, b, paper in claims:
               f" ({'agrees' if agrees else 'differs'});  latency x{ratio(a, b, 'ms_per_token'):.2f};  "
               f"KV cache x{ratio(a, b, 'kv_bytes'):.2f};  parameters x{ratio(a, b, 'params'):.2f}")
 v = rows["vanilla"]
-print(f"\nPLT-2 KV cache: x{rows['plt-2']['kv_bytes'] / v['kv_bytes']:.3f} vanilla at {settings['kv_length']} positions "
-      f"(paper: about +1.4% at its lengths; here (L-1) W / N = {settings['window']}/{settings['kv_length']})")
+print(f"\nPLT-2 KV cache: x{rows['plt-2']['kv_bytes'] / v['kv_bytes']:.3f} vanilla at {settings.kv_length} positions "
+      f"(paper: about +1.4% at its lengths; here (L-1) W / N = {settings.model.window}/{settings.kv_length})")
 print(f"PLT-2 decode: x{rows['plt-2']['ms_per_token'] / v['ms_per_token']:.2f} vanilla, "
       f"loop-2 x{rows['loop-2']['ms_per_token'] / v['ms_per_token']:.2f} "
       f"(paper, GPU, batch 32: PLT-2 47% below loop-2)")

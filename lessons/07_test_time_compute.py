@@ -63,7 +63,7 @@ class Mixture:
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
 LOOPS = (1, 2, 3, 4)
-MODEL = dict(width=32, layers=1, ffn=64, window=4)            # the shared stack: one block
+MODEL = dict(n_embd=32, n_layer=1, d_ff=64, window=4)        # the shared stack: one block
 TRAIN = dict(batch_size=8, lr=3e-3, warmup=10) if FAST else dict(batch_size=32, lr=3e-3, warmup=100)
 N_EVAL = 32 if FAST else 512
 
@@ -71,8 +71,9 @@ def train_loop_counts(mixture, steps):
     """Train L = 1..4 (vanilla, then PLT) on `mixture`; returns L -> train.TrainResult."""
     models = {}
     for L in LOOPS:
-        cfg = train.build_config("vanilla" if L == 1 else f"plt-{L}", "tiny", mixture.tokenizer.vocab_size,
-                                 mixture.block_size, **MODEL)
+        cfg = M.make_config("vanilla" if L == 1 else f"plt-{L}", preset="tiny",
+                            vocab_size=mixture.tokenizer.vocab_size,
+                            block_size=max(mixture.block_size, 64), **MODEL)
         models[L] = train.train(cfg, mixture, steps=steps, eval_every=steps, eval_batches=1, seed=0,
                                 log=lambda line: None, **TRAIN)
         print(f"  {cfg.variant:8s} {M.count_params(models[L].params):,} parameters, {steps} steps in "

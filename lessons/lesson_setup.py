@@ -48,13 +48,14 @@ def decode_times(params, cfg, prompt, n_steps, schedule="auto", repeats=1, backe
     """Seconds per decode step (the mean over n_steps greedy M.step calls), one value per
     repeat, each run from a fresh prefill of `prompt` that is not timed (minplt.timing)."""
     def fresh():
-        logits, cache = M.prefill(params, cfg, prompt, capacity=len(prompt) + n_steps)
+        logits, cache = M.prefill(params, cfg, prompt, capacity=len(prompt) + n_steps,
+                                  backend=backend)
         return cache, int(np.argmax(logits))
 
     def decode(state):
         cache, token = state
         for _ in range(n_steps):
-            token = int(np.argmax(M.step(params, cfg, cache, token, schedule, backend)))
+            token = int(np.argmax(M.step(params, cfg, cache, token, schedule)))
 
     return [seconds / n_steps for seconds in timing.repeat(decode, repeats, setup=fresh)]
 

@@ -157,7 +157,7 @@ def copy_cache(cache: M.DecodeCache, backend: str, batch: int = 1) -> M.DecodeCa
     decoded on `backend`, so every timed run starts from the same state."""
     def tile(a, axis):
         return None if a is None else np.repeat(a, batch, axis=axis)
-    return dataclasses.replace(cache, k=tile(cache.k, 2), v=tile(cache.v, 2),
+    return dataclasses.replace(cache.copy(), k=tile(cache.k, 2), v=tile(cache.v, 2),
                                k_ring=tile(cache.k_ring, 2), v_ring=tile(cache.v_ring, 2),
                                carried=tile(cache.carried, 1), pos=np.repeat(cache.pos, batch),
                                trace=[], ops=M.get_ops(backend))

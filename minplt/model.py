@@ -735,6 +735,14 @@ class DecodeCache:
     def batch_size(self) -> int:
         return len(self.pos)
 
+    def copy(self) -> "DecodeCache":
+        """An independent copy (its arrays copied), decoded with the same ops."""
+        def copy(a):
+            return None if a is None else a.copy()
+        return dataclasses.replace(self, k=copy(self.k), v=copy(self.v), k_ring=copy(self.k_ring),
+                                   v_ring=copy(self.v_ring), carried=copy(self.carried),
+                                   pos=self.pos.copy(), trace=[list(c) for c in self.trace])
+
 
 def new_cache(cfg: Config, capacity: int | None = None, backend: str = "numpy",
               batch_size: int = 1) -> DecodeCache:

@@ -141,6 +141,8 @@ def data_spec(data, source: str | None = None) -> dict:
     Text datasets do not know their source: pass it ('pydoc', a path)."""
     if isinstance(data, datalib.Task):
         return {"kind": "task", "name": data.name, "kwargs": data.config()}
+    if not isinstance(data, datalib.TextDataset):   # any object with get_batch, tokenizer,
+        return {"kind": "custom", "name": type(data).__name__}   # block_size: no fingerprint
     digest = hashlib.sha256()
     for split in ("train", "val"):
         digest.update(np.ascontiguousarray(data.splits[split], dtype="<i8").tobytes())
@@ -164,10 +166,12 @@ def check_same_data(path: str, meta: dict, data, spec: dict) -> None:
               "--overwrite")
     def describe(spec):
         kwargs = ", ".join(f"{k}={v}" for k, v in spec.get("kwargs", {}).items())
+        if spec.get("kind") == "custom":
+            return f"a {spec.get('name')} data source"
         return f"the {spec.get('name')} task ({kwargs})" if spec.get("kind") == "task" \
             else f"the text {spec.get('source')!r}"
 
-    if saved.get("kind") != spec["kind"] or (spec["kind"] == "task" and saved != spec):
+    if saved.get("kind") != spec["kind"] or (spec["kind"] in ("task", "custom") and saved != spec):
         raise ValueError(f"cannot resume {path}: it was trained on {describe(saved)}, not "
                          f"on {describe(spec)}; {advice}")
     if spec["kind"] == "text":

@@ -36,13 +36,15 @@ def observe_model(params, cfg, tokens, schedule):
     steps = []
     for token in tokens:
         first = len(cache.trace)
-        k, v = cache.k.copy(), cache.v.copy()
-        rings = None if cache.k_ring is None else (cache.k_ring.copy(), cache.v_ring.copy())
+        k, v = cache.k[:, :, 0].copy(), cache.v[:, :, 0].copy()     # the one sequence
+        rings = None if cache.k_ring is None else (cache.k_ring[:, :, 0].copy(),
+                                                   cache.v_ring[:, :, 0].copy())
         M.step(params, cfg, cache, int(token), schedule)
-        changed = ((cache.k != k) | (cache.v != v)).any(axis=(1, 2, 4))
+        changed = ((cache.k[:, :, 0] != k) | (cache.v[:, :, 0] != v)).any(axis=(1, 2, 4))
         written = {("cache", int(i) + 1, int(p)) for i, p in zip(*np.nonzero(changed))}
         if rings is not None:
-            changed = ((cache.k_ring != rings[0]) | (cache.v_ring != rings[1])).any(axis=(1, 2, 4))
+            changed = ((cache.k_ring[:, :, 0] != rings[0])
+                       | (cache.v_ring[:, :, 0] != rings[1])).any(axis=(1, 2, 4))
             written |= {("ring", int(i) + 2, int(s)) for i, s in zip(*np.nonzero(changed))}
         steps.append((cache.trace[first:], written))
     return steps

@@ -299,3 +299,23 @@ def test_text_window_defaults_to_the_preset_s_block_size(tmp_path, capsys):
         assert tr.main(["--data", str(corpus), "--preset", preset, "--steps", "1",
                         "--batch-size", "1", "--eval-batches", "1"]) == 0
         assert f"(T={T}," in capsys.readouterr().out
+
+
+def test_any_data_source_with_the_batch_interface_trains(tmp_path):
+    """train() takes any object with get_batch, tokenizer and block_size (lesson 07's
+    mixture of tasks), not only the built-in tasks and texts."""
+    class Mixture:
+        def __init__(self):
+            self.inner = data.make_task("sort", length=3)
+            self.tokenizer, self.block_size = self.inner.tokenizer, self.inner.block_size
+            self.exact_match = self.inner.exact_match
+
+        def get_batch(self, split, batch_size, rng):
+            return self.inner.get_batch(split, batch_size, rng)
+
+    cfg = model.make_config("plt-2", preset="tiny", vocab_size=Mixture().tokenizer.vocab_size)
+    result = tr.train(cfg, Mixture(), steps=3, batch_size=2, eval_every=3, log=lambda line: None,
+                      out_dir=str(tmp_path / "run"))
+    assert result.step == 3
+    meta = checkpoint.load(str(tmp_path / "run" / "ckpt.npz")).meta
+    assert meta["data"] == {"kind": "custom", "name": "Mixture"}

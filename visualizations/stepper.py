@@ -29,7 +29,6 @@ that maps to it (the prefill keeps the last min(P, W) positions, position p in s
 p % W).
 """
 
-import copy
 import html
 import io
 from dataclasses import dataclass, field
@@ -99,9 +98,9 @@ class Frame:
 
 def _cache_arrays(cache):
     """{'cache': (k, v) of shape (n_full, NL, H, cap, D), 'ring': (k, v) of shape
-    (L-1, NL, H, W, D) or None}."""
-    ring = None if cache.k_ring is None else (cache.k_ring, cache.v_ring)
-    return {"cache": (cache.k, cache.v), "ring": ring}
+    (L-1, NL, H, W, D) or None}: views of the cache's one sequence (batch index 0)."""
+    ring = None if cache.k_ring is None else (cache.k_ring[:, :, 0], cache.v_ring[:, :, 0])
+    return {"cache": (cache.k[:, :, 0], cache.v[:, :, 0]), "ring": ring}
 
 
 # Index 0 of a cache's first axis is loop 1's full cache, of a ring's first axis loop 2's.
@@ -171,9 +170,10 @@ class DecodeStepper:
         self.n_positions = self.prompt_len + n_new
         self.rng = np.random.default_rng(seed)
 
-        logits, cache = M.prefill(params, cfg, prompt, capacity=self.n_positions)
+        logits, cache = M.prefill(params, cfg, prompt, capacity=self.n_positions,
+                                  backend=backend)
         self.entries = _entries(cache)
-        self.ring_slots = 0 if cache.k_ring is None else cache.k_ring.shape[3]
+        self.ring_slots = 0 if cache.k_ring is None else cache.k_ring.shape[4]
         empty = _snapshot(M.new_cache(cfg, capacity=self.n_positions))
         written = _changed(empty, cache)
         holds = {e: self._prefill_position(e) for e in written}
@@ -192,17 +192,17 @@ class DecodeStepper:
         return max(p for p in range(self.prompt_len) if p % self.ring_slots == slot)
 
     def _run_step(self, cache, token):
-        return M.step(self.params, self.cfg, cache, token, self.schedule, self.backend)
+        return M.step(self.params, self.cfg, cache, token, self.schedule)
 
     def _step(self, cache, token, holds):
-        t, first_pass = cache.pos, len(cache.trace)
-        before = copy.deepcopy(cache)
+        t, first_pass = int(cache.pos[0]), len(cache.trace)
+        before = cache.copy()
         logits = self._run_step(cache, token)
         written = _changed(_snapshot(before), cache)
         outputs = self._outputs(logits, cache, written)
         read = set()
         for entry in self.entries:                  # what the step's result depends on
-            trial = copy.deepcopy(before)
+            trial = before.copy()
             _perturb(trial, entry, self.rng)
             trial_logits = self._run_step(trial, token)
             if not all(np.array_equal(a, b) for a, b in
