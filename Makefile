@@ -3,11 +3,11 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-# numba keeps compiled kernels here (cache=True), so a second run starts fast
-export NUMBA_CACHE_DIR ?= $(CURDIR)/.venv/numba-cache
+# (numba keeps compiled kernels in .venv/numba-cache: minplt sets that itself, so the
+# same cache serves `make` and `.venv/bin/python -m minplt`)
 export MPLBACKEND ?= Agg
 
-.PHONY: help demo test test-nojit bench lessons lab figures clean venv
+.PHONY: help demo test test-nojit bench lessons lab readme figures clean venv
 
 ## List these targets (make help).
 help:
@@ -26,8 +26,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## The main job: train vanilla, loop-2 and PLT-2 on built-in data and compare them.
+## Run again, it reuses the trained models (and continues an interrupted run);
+## ARGS=--overwrite trains them anew.
 demo: $(STAMP)
-	$(BIN)/python -m minplt demo
+	$(BIN)/python -m minplt demo $(or $(ARGS),--resume)
 
 ## The whole suite: unit tests, notebooks, a quick bench; then the kernel tests once more
 ## as plain Python (NUMBA_DISABLE_JIT=1), so the kernels are also checked without JIT.
@@ -56,6 +58,10 @@ lessons: $(STAMP)
 lab: $(STAMP)
 	test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install -q -e ".[dev,lessons]"
 	env -u MPLBACKEND $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) lessons/
+
+## Copy the results of the last demo, ablate and bench runs into README.md.
+readme: $(STAMP)
+	$(BIN)/python -m minplt.readme README.md
 
 ## Render the README's figures into visualizations/figures/.
 figures: $(STAMP)

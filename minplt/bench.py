@@ -570,15 +570,16 @@ def run(args) -> int:
                                   for r in result["train"]))
 
     machine["load_average_end"] = load_average()
-    log("\n" + "=" * 100)
-    log(f"{machine['cpu']} | {machine['threads']} numba threads | numpy {machine['numpy']} | "
-        f"numba {machine['numba']} | python {machine['python']}\nBLAS {machine['blas']}\n"
-        f"load average {load_before:.2f} before, {machine['load_average_end']:.2f} after "
-        f"({os.cpu_count()} CPUs)")
-    for block in report:
-        log(block)
+    summary = (f"{machine['cpu']} | {machine['threads']} numba threads | numpy {machine['numpy']} "
+               f"| numba {machine['numba']} | python {machine['python']}\nBLAS {machine['blas']}\n"
+               f"load average {load_before:.2f} before, {machine['load_average_end']:.2f} after "
+               f"({os.cpu_count()} CPUs); OpenMP wait policy {machine['omp_wait_policy']}\n"
+               + "\n".join(report))
+    log("\n" + "=" * 100 + "\n" + summary)
     checkpoint.atomic_write(args.out, json.dumps(result, indent=1))
-    log(f"\nwrote {args.out}")
+    results_md = os.path.join(os.path.dirname(os.path.abspath(args.out)), "results.md")
+    checkpoint.atomic_write(results_md, "```\n" + summary.strip("\n") + "\n```\n")
+    log(f"\nwrote {args.out} and {results_md} (`make readme` copies it into the README)")
     return 0
 
 

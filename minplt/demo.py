@@ -25,7 +25,9 @@ import time
 
 import numpy as np
 
+from minplt import checkpoint
 from minplt import experiments as ex
+from minplt.experiments import machine_line
 from minplt import model
 
 VARIANTS = ("vanilla", "loop-2", "plt-2")
@@ -58,28 +60,28 @@ def train_models(s: ex.Settings, task, out_dir: str, resume: bool = False,
     return results
 
 
-def show_examples(results: dict, task, n: int, rng, tries: int = 100) -> None:
-    """Greedy answers of every model to `tries` unseen questions; print how many each
-    got right, and the first n on which the models do not all agree (where the
-    differences show), or the first n questions if they agree on all."""
+def show_examples(results: dict, task, n: int, rng, tries: int = 100, say=print) -> None:
+    """Greedy answers of every model to `tries` unseen questions, decoded as one batch;
+    say how many each got right, and the first n on which the models do not all agree
+    (where the differences show), or the first n questions if they agree on all."""
     questions = [task.sample("val", rng) for _ in range(tries)]
-    answers = {name: [task.tokenizer.decode(model.generate(
-        r.params, r.config, task.tokenizer.encode(prompt), task.answer_len))
-        for prompt, _ in questions] for name, r in results.items()}
+    prompts = [task.tokenizer.encode(prompt) for prompt, _ in questions]
+    answers = {name: [task.tokenizer.decode(ids) for ids in model.generate_batch(
+        r.params, r.config, prompts, task.answer_len)] for name, r in results.items()}
     right = {name: [a == expected for a, (_, expected) in zip(answers[name], questions)]
              for name in results}
     split = [i for i in range(tries) if len({right[name][i] for name in results}) > 1]
     shown = (split or list(range(tries)))[:n]
     scores = ", ".join(f"{name} {sum(right[name])}" for name in results)
-    print(f"\nGreedy answers to {tries} unseen questions. Right: {scores}. The models "
-          f"disagree on {len(split)}; {'the first' if split else 'all agree; the first'} "
-          f"{len(shown)}:")
+    say(f"\nGreedy answers to {tries} unseen questions. Right: {scores}. The models "
+        f"disagree on {len(split)}; {'the first' if split else 'all agree; the first'} "
+        f"{len(shown)}:")
     for i in shown:
         prompt, expected = questions[i]
-        print(f"  {prompt}  expected {expected}")
-        print("     " + "   ".join(f"{name}: {answers[name][i]} "
-                                    f"{'right' if right[name][i] else 'WRONG'}"
-                                    for name in results))
+        say(f"  {prompt}  expected {expected}")
+        say("     " + "   ".join(f"{name}: {answers[name][i]} "
+                                  f"{'right' if right[name][i] else 'WRONG'}"
+                                  for name in results))
 
 
 def write_schedule_figure(results: dict, task, out_dir: str) -> str:
@@ -120,17 +122,25 @@ def run_demo(s: ex.Settings, out_dir: str, backend: str = "auto", examples: int 
     for name, r in results.items():
         ms = ex.decode_ms_per_token(r.params, r.config, prompt, s.decode_tokens, backend)
         rows.append(ex.summarize(name, [r], r.config, ms, s.kv_length))
-    print(f"\nResults: accuracy on {s.train.eval_batches * s.train.batch_size} unseen "
-          f"questions; decode ms/token after a {len(prompt)}-token prompt, backend "
-          f"{backend_note}; KV-cache bytes at {s.kv_length} positions:\n")
-    print(ex.markdown_table(rows, s.kv_length, spread=False))
+    report = []                       # what is printed from here on, also in results.md
+
+    def say(text=""):
+        print(text)
+        report.append(text)
+    say(f"\nResults: accuracy on {s.train.eval_batches * s.train.batch_size} unseen "
+        f"questions; decode ms/token after a {len(prompt)}-token prompt, backend "
+        f"{backend_note}; KV-cache bytes at {s.kv_length} positions:\n")
+    say(ex.markdown_table(rows, s.kv_length, spread=False))
     print("\nplt-2 decodes both loops of a token in one pass through the stack (parallel), "
           "loop-2 in two passes (sequential).\n" + ex.LATENCY_NOTE)
-    show_examples(results, task, examples, np.random.default_rng(123))
+    show_examples(results, task, examples, np.random.default_rng(123), say=say)
 
     figures = ex.write_figures(out_dir, rows, {n: r.rows for n, r in results.items()}, backend)
     figures.append(write_schedule_figure(results, task, out_dir))
-    print(f"\nDone in {(time.perf_counter() - start) / 60:.1f} min. Written to {out_dir}/:")
+    say(f"\nDone in {(time.perf_counter() - start) / 60:.1f} min ({machine_line()}).")
+    checkpoint.atomic_write(os.path.join(out_dir, "results.md"), "\n".join(report).strip() + "\n")
+    print(f"Written to {out_dir}/:")
+    print("  results.md (the table and answers above; `make readme` copies it into the README)")
     for path in figures:
         print(f"  {os.path.basename(path)}")
     plt2 = os.path.join(out_dir, "plt-2", "ckpt.npz")
