@@ -114,7 +114,7 @@ def test_random_bytes_get_no_pickle_advice(tmp_path):
         checkpoint.load(str(tmp_path))
 
 
-def test_out_folder_checks(tmp_path, monkeypatch):
+def test_out_folder_checks(tmp_path, read_only_folder):
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     with pytest.raises(ValueError, match="is an existing file, not a folder"):
@@ -122,12 +122,6 @@ def test_out_folder_checks(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="is a file, so the folder cannot be made"):
         checkpoint.check_out_folder(str(a_file / "sub"))
     checkpoint.check_out_folder(str(tmp_path / "new" / "deeper"))     # fine: will be made
-    read_only = tmp_path / "read-only"
-    read_only.mkdir()
-    read_only.chmod(0o555)
-    if os.geteuid() == 0:          # root writes anywhere: pretend the folder is read-only
-        real = os.access
-        monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(read_only)
-                            else real(p, mode))
+    read_only = read_only_folder()
     with pytest.raises(ValueError, match="cannot write to .*read-only"):
         checkpoint.check_out_folder(str(read_only / "run"))

@@ -63,19 +63,13 @@ def test_argument_errors_are_messages(argv, message, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", ["demo", "ablate"])
-def test_out_an_existing_file_or_read_only(command, tmp_path, monkeypatch, capsys):
+def test_out_an_existing_file_or_read_only(command, tmp_path, read_only_folder, capsys):
     a_file = tmp_path / "results"
     a_file.write_text("keep me")
     assert cli.main([command, "--quick", "--out", str(a_file)]) == 2
     err = capsys.readouterr().err
     assert "is an existing file, not a folder" in err and "Traceback" not in err
-    read_only = tmp_path / "read-only"
-    read_only.mkdir()
-    read_only.chmod(0o555)
-    if os.geteuid() == 0:          # root writes anywhere: pretend the folder is read-only
-        real = os.access
-        monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(read_only)
-                            else real(p, mode))
+    read_only = read_only_folder()
     assert cli.main([command, "--quick", "--out", str(read_only / "out")]) == 2
     assert "read-only" in capsys.readouterr().err
 

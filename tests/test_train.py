@@ -244,20 +244,14 @@ def test_cli_errors_are_messages_not_tracebacks(argv, message, capsys):
     assert message in err and "Traceback" not in err
 
 
-def test_out_that_cannot_be_a_folder(tmp_path, monkeypatch, capsys):
+def test_out_that_cannot_be_a_folder(tmp_path, read_only_folder, capsys):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("keep me")
     assert tr.main(["--steps", "2", "--out", str(a_file)]) == 2
     err = capsys.readouterr().err
     assert f"--out {a_file} is an existing file, not a folder" in err and "Traceback" not in err
     assert a_file.read_text() == "keep me"
-    read_only = tmp_path / "read-only"
-    read_only.mkdir()
-    read_only.chmod(0o555)
-    if os.geteuid() == 0:          # root writes anywhere: pretend the folder is read-only
-        real = os.access
-        monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(read_only)
-                            else real(p, mode))
+    read_only = read_only_folder()
     assert tr.main(["--steps", "2", "--out", str(read_only / "run")]) == 2
     err = capsys.readouterr().err
     assert "read-only" in err and "Traceback" not in err
