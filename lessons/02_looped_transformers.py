@@ -144,7 +144,7 @@ plt.show()
 # Loop `l` attends over *its own* keys and values (computed from its own input), so
 # each loop keeps a full cache: the decode cache of a loop-`L` model has `L` full
 # caches, `cache.k.shape[0] == L`. The bytes above are exactly `L` times vanilla's,
-# which is the spec's memory table, `L · N · c` with `c = 2 · NL · C · 4` bytes.
+# which is the memory table of docs/method.md §8, `L · N · c` with `c = 2 · NL · C · 4` bytes.
 
 # %%
 for loops in (2, 3, 4):
@@ -162,7 +162,7 @@ for loops in (2, 3, 4):
 # * Decoding pays for the depth: the trace shows `L` passes per token, and each extra
 #   loop adds the time of one more pass to every token (the parts of a step paid once,
 #   such as the output head and Python's overhead, keep the total below `L ×`).
-# * Memory pays too: `L` full KV caches, `L` times vanilla's bytes, as in the spec's table.
+# * Memory pays too: `L` full KV caches, `L` times vanilla's bytes, as in the memory table (docs/method.md §8).
 #
 # The Parallel Loop Transformer keeps the depth and removes both costs: cross-loop
 # parallelism turns `L` passes into one (lesson 03), and KV sharing with a gated

@@ -32,7 +32,7 @@
 # layers, no loops) is the reference with loop-2's compute and twice its parameters.
 # For each row we get accuracy over several seeds, decode latency and KV-cache bytes.
 #
-# What to expect from a toy: the memory column is exact (the spec's table), the
+# What to expect from a toy: the memory column is exact (the model's table, docs/method.md §8), the
 # latency ratios follow lesson 05, and the accuracy column is a small model trained for
 # about a thousand steps, so its differences are small and come with a seed spread.
 # The quick version (`MINPLT_FAST=1`) trains for a few steps only: its accuracies
@@ -138,7 +138,7 @@ print(f"PLT-2 decode: x{rows['plt-2']['ms_per_token'] / v['ms_per_token']:.2f} v
 # %% [markdown]
 # ## Summary
 #
-# * The memory column matches the spec exactly: loop-2 and loop+clp-2 hold twice
+# * The memory column matches the model's table exactly: loop-2 and loop+clp-2 hold twice
 #   vanilla's cache, KV sharing brings it back to 1×, and G-SWA adds only
 #   `(L-1) · W` positions, a fraction of a percent at long lengths.
 # * The latency column shows the effect of the parallel schedule on this CPU: CLP

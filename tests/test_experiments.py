@@ -27,7 +27,7 @@ def test_ablate_quick_writes_every_row(tmp_path, capsys):
     assert rows["loop-2"]["params"] == rows["vanilla"]["params"] == rows["loop+clp-2"]["params"]
     assert rows["plt-2"]["params"] > rows["vanilla"]["params"]
     assert rows["vanilla-2x"]["params"] > 1.5 * rows["vanilla"]["params"]
-    # KV bytes follow the spec's memory table: loops without sharing double the cache
+    # KV bytes follow the memory table (docs/method.md §8): loops without sharing double the cache
     assert rows["loop-2"]["kv_bytes"] == 2 * rows["vanilla"]["kv_bytes"]
     assert rows["loop+clp+kvshare-2"]["kv_bytes"] == rows["vanilla"]["kv_bytes"]
     assert rows["plt-2"]["schedule"] == "parallel" and rows["loop-2"]["schedule"] == "sequential"
