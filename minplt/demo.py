@@ -28,7 +28,7 @@ import numpy as np
 from minplt import checkpoint
 from minplt import experiments as ex
 from minplt.experiments import machine_line
-from minplt import model
+from minplt import model, parallel
 
 VARIANTS = ("vanilla", "loop-2", "plt-2")
 
@@ -48,16 +48,18 @@ TASK_BLURBS = {
 
 
 def train_models(s: ex.Settings, task, out_dir: str, resume: bool = False,
-                 overwrite: bool = False) -> dict:
-    """Train the three variants (seed s.seeds[0]), printing progress as they go."""
-    results = {}
+                 overwrite: bool = False, workers: int | None = None) -> dict:
+    """Train the three variants (seed s.seeds[0]), one per core, printing progress as
+    they go (each line names its model)."""
     for name in VARIANTS:
         cfg = ex.row_config(name, task, s)
-        print(f"\n{name}: {model.count_params(model.init_params(cfg)):,} parameters, "
+        print(f"{name}: {model.count_params(model.init_params(cfg)):,} parameters, "
               f"{cfg.n_layer} layer(s) x {cfg.n_loops} loop(s)")
-        results.update(ex.train_rows([name], task, s, s.seeds[0], log=print, out_dir=out_dir,
-                                     progress=True, resume=resume, overwrite=overwrite))
-    return results
+    workers = parallel.default_workers() if workers is None else workers
+    print(f"training them {min(workers, len(VARIANTS))} at a time\n", flush=True)
+    trained = ex.train_rows(VARIANTS, task, s, s.seeds[:1], out_dir=out_dir, progress=True,
+                            resume=resume, overwrite=overwrite, workers=workers)
+    return {name: trained[(name, s.seeds[0])] for name in VARIANTS}
 
 
 def show_examples(results: dict, task, n: int, rng, tries: int = 100, say=print) -> None:
@@ -103,7 +105,7 @@ def write_schedule_figure(results: dict, task, out_dir: str) -> str:
 
 
 def run_demo(s: ex.Settings, out_dir: str, backend: str = "auto", examples: int = 5,
-             resume: bool = False, overwrite: bool = False) -> dict:
+             resume: bool = False, overwrite: bool = False, workers: int | None = None) -> dict:
     """Train (or with resume: reuse and continue) the three models in out_dir/<variant>,
     compare them and write the figures. A folder that holds models needs resume or
     overwrite."""
@@ -114,7 +116,7 @@ def run_demo(s: ex.Settings, out_dir: str, backend: str = "auto", examples: int 
     example = "".join(task.sample("train", np.random.default_rng(0)))
     print(f"minplt demo: vanilla vs loop-2 vs PLT-2 on {ex.describe_task(task)}: "
           f"{TASK_BLURBS[task.name]}, e.g. {example}\n{s.train.steps} training steps each.")
-    results = train_models(s, task, out_dir, resume, overwrite)
+    results = train_models(s, task, out_dir, resume, overwrite, workers)
 
     backend, backend_note = ex.pick_backend(backend)
     prompt = task.tokenizer.encode(task.sample("val", np.random.default_rng(0))[0])
@@ -163,13 +165,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("auto", "numpy", "numba"), default="auto",
                         help="decode backend for the latency column (default: numba if it works)")
     ex.add_run_arguments(parser)
+    ex.add_workers_argument(parser)
 
 
 def run(args) -> int:
     s = ex.settings_from_args(args, (QUICK if args.quick else DEMO).replace(seeds=(args.seed,)))
     try:
         run_demo(s, args.out, args.backend, EXAMPLES["quick" if args.quick else "demo"],
-                 resume=args.resume, overwrite=args.overwrite)
+                 resume=args.resume, overwrite=args.overwrite, workers=ex.workers_from_args(args))
     except KeyboardInterrupt:
         return ex.interrupted("demo", args)
     return 0

@@ -18,6 +18,7 @@ for CLP models) and KV-cache bytes at a stated length (docs/method.md §8).
 Writes results.md, results.json and three figures into the output folder.
 
 The helpers here (train_rows, decode_ms_per_token, the plots) are shared with demo.py.
+Independent runs train in worker processes, one per core (parallel.map_runs).
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ import numpy as np
 
 from minplt import checkpoint
 from minplt import data as datalib
-from minplt import model, timing
+from minplt import model, parallel, timing
 from minplt import train as trainlib
 
 # name in the table -> (variant, layer multiplier)
@@ -160,31 +161,61 @@ def check_run_folders(out_dir: str, names, s: Settings, resume: bool, overwrite:
                          "--out")
 
 
-def train_rows(names, task, s: Settings, seed: int, log=print, out_dir=None,
-               progress: bool = False, resume: bool = False,
-               overwrite: bool = False) -> dict:
-    """Train each named row with one seed; returns name -> trainlib.TrainResult.
-    With out_dir, each run keeps its checkpoint and log in run_folder(...); resume
-    continues (or just reloads, when finished) the runs found there, overwrite replaces
-    them. With progress, print train()'s progress lines."""
+def train_one(name: str, task, s: Settings, seed: int, out_dir=None, progress: bool = False,
+              resume: bool = False, overwrite: bool = False):
+    """Train one row with one seed (in this process or a worker: parallel.map_runs);
+    returns its trainlib.TrainResult. With out_dir the run keeps its checkpoint and log
+    in run_folder(...); resume continues (or just reloads, when finished) a run found
+    there, overwrite replaces it. Lines are printed prefixed with the run's name.
+    Returns None, having saved what it could, when a Ctrl-C stopped the run (or came
+    before it started)."""
     settings = s.train.replace(seed=seed, warmup=min(s.train.warmup, s.train.steps // 2),
                                checkpoint_every=s.train.steps,
                                log_every=max(1, s.train.steps // 10))
-    results = {}
-    for name in names:
-        cfg = row_config(name, task, s)
-        run_dir = run_folder(out_dir, name, s, seed) if out_dir else None
-        found = bool(run_dir) and os.path.exists(os.path.join(run_dir, checkpoint.CHECKPOINT_NAME))
-        start = time.perf_counter()
-        result = trainlib.train(
-            cfg, task, settings, out_dir=run_dir, resume=resume and found, overwrite=overwrite,
-            log=(lambda line: log("  " + line.strip())) if progress else (lambda line: None))
-        if result.interrupted:          # Ctrl-C stops the whole experiment, not one run
-            raise KeyboardInterrupt
-        log(f"  {name:<20} seed {seed}: val acc {100 * result.val_acc:5.1f}%  val loss "
-            f"{result.val_loss:.3f}  ({time.perf_counter() - start:.0f}s)")
-        results[name] = result
-    return results
+    if parallel.stopped():              # after a Ctrl-C: do not start another run
+        return None
+    cfg = row_config(name, task, s)
+    run_dir = run_folder(out_dir, name, s, seed) if out_dir else None
+    found = bool(run_dir) and os.path.exists(os.path.join(run_dir, checkpoint.CHECKPOINT_NAME))
+    start = time.perf_counter()
+    result = trainlib.train(
+        cfg, task, settings, out_dir=run_dir, resume=resume and found, overwrite=overwrite,
+        log=(lambda line: print(f"  [{name}] {line.strip()}", flush=True)) if progress
+        else (lambda line: None))
+    if result.interrupted:              # Ctrl-C stops the whole experiment, not one run
+        parallel.stop()
+        return None
+    print(f"  {name:<20} seed {seed}: val acc {100 * result.val_acc:5.1f}%  val loss "
+          f"{result.val_loss:.3f}  ({time.perf_counter() - start:.0f}s)", flush=True)
+    return dataclasses.replace(result, data=None)       # the task is the caller's already
+
+
+def train_rows(names, task, s: Settings, seeds, out_dir=None, progress: bool = False,
+               resume: bool = False, overwrite: bool = False, workers: int = 1) -> dict:
+    """Train every named row with every seed, `workers` runs at a time (one per core
+    with parallel.default_workers()); returns (name, seed) -> trainlib.TrainResult, the
+    same results whatever the number of workers."""
+    jobs = [(name, task, s, seed, out_dir, progress, resume, overwrite)
+            for seed in seeds for name in names]
+    results = parallel.map_runs(train_one, jobs, workers)
+    if any(result is None for result in results):     # Ctrl-C: the runs so far are saved
+        raise KeyboardInterrupt
+    return {(job[0], job[3]): result for job, result in zip(jobs, results)}
+
+
+def add_workers_argument(parser) -> None:
+    parser.add_argument("--workers", type=int, default=None,
+                        help="runs trained at a time, each in its own process (default: one "
+                             "per core, or 1 with --quick, where starting a process costs "
+                             "more than it saves; the results do not depend on it)")
+
+
+def workers_from_args(args) -> int:
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    if args.workers is not None:
+        return args.workers
+    return 1 if args.quick else parallel.default_workers()
 
 
 def add_run_arguments(parser) -> None:
@@ -321,7 +352,7 @@ def write_figures(out_dir: str, rows: list, logs: dict, backend: str) -> list[st
 # The ablation
 
 def run_ablation(s: Settings, out_dir: str, names=None, backend: str = "auto",
-                 log=print) -> dict:
+                 log=print, workers: int | None = None) -> dict:
     """Train every row over every seed, time decoding, write results.md/.json and figures
     (no checkpoints: the models are not kept)."""
     names = list(names or ROWS)
@@ -332,13 +363,12 @@ def run_ablation(s: Settings, out_dir: str, names=None, backend: str = "auto",
     os.makedirs(out_dir, exist_ok=True)
     task = make_task(s)
     backend, backend_note = pick_backend(backend)
+    workers = parallel.default_workers() if workers is None else workers
     log(f"ablation: {len(names)} variants x {len(s.seeds)} seeds, {s.train.steps} steps each, "
-        f"on {describe_task(task)}; decode backend {backend_note}")
+        f"on {describe_task(task)}, {workers} run(s) at a time; decode backend {backend_note}")
     start = time.perf_counter()
-    runs = {name: [] for name in names}
-    for seed in s.seeds:
-        for name, result in train_rows(names, task, s, seed, log).items():
-            runs[name].append(result)
+    trained = train_rows(names, task, s, s.seeds, workers=workers)
+    runs = {name: [trained[(name, seed)] for seed in s.seeds] for name in names}
 
     prompt = task.tokenizer.encode(task.sample("val", np.random.default_rng(0))[0])
     rows = []
@@ -393,6 +423,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help=f"training steps per run (default "
                         f"{SETTINGS.train.steps})")
     add_task_arguments(parser)
+    add_workers_argument(parser)
     parser.add_argument("--backend", choices=("auto", "numpy", "numba"), default="auto",
                         help="decode backend for the latency column (default: numba if it works)")
 
@@ -433,7 +464,7 @@ def task_from_args(args, s: Settings) -> dict:
 def run(args) -> int:
     s = settings_from_args(args, QUICK if args.quick else SETTINGS)
     names = [n.strip() for n in args.variants.split(",")] if args.variants else None
-    run_ablation(s, args.out, names, args.backend)
+    run_ablation(s, args.out, names, args.backend, workers=workers_from_args(args))
     return 0
 
 

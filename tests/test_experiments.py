@@ -3,6 +3,7 @@ The quick settings train for a few steps: they check the plumbing, not the numbe
 import json
 import os
 
+import numpy as np
 import pytest
 
 from minplt import checkpoint, cli, demo, experiments
@@ -113,3 +114,18 @@ def test_settings_are_instances():
     assert (cfg.n_layer, cfg.n_loops, cfg.n_embd) == (2, 1, 32)
     with pytest.raises(ValueError, match="variables are needed"):
         experiments.SETTINGS.replace(task="multihop", task_kwargs=dict(hops=30))
+
+
+def test_runs_in_worker_processes_give_the_serial_results(tmp_path):
+    """The ablation's runs, one per worker process, give exactly the results of the same
+    runs one after another in this process."""
+    s = experiments.QUICK
+    task = experiments.make_task(s)
+    names = ["vanilla", "plt-2"]
+    serial = experiments.train_rows(names, task, s, s.seeds, workers=1)
+    parallel = experiments.train_rows(names, task, s, s.seeds, workers=2)
+    assert serial.keys() == parallel.keys()
+    for key in serial:
+        assert serial[key].losses == parallel[key].losses, key
+        for name, value in serial[key].params.items():
+            assert np.array_equal(value, parallel[key].params[name]), (key, name)
