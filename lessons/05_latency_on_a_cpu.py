@@ -77,11 +77,11 @@ if busy is not None:
 # the arithmetic rate of a large matrix product.
 
 # %%
-big = np.ones((64 if FAST else 256) * 2 ** 18, np.float32)          # 64 or 256 MB, far beyond the caches
-bandwidth = big.nbytes / timing.best(lambda: big.sum(), repeats=5)   # best of 5: the least disturbed run
-a = np.random.default_rng(0).standard_normal((1024, 1024)).astype(np.float32)
-flops = 2 * 1024 ** 3 / timing.best(lambda: a @ a, repeats=5)
-print(f"memory read bandwidth ~ {bandwidth / 1e9:5.1f} GB/s   (sum of a {big.nbytes >> 20} MB array)")
+from minplt import roofline                  # the two rates, as lesson 08 and the bench use them
+n_bytes = (64 if FAST else 256) << 20                                 # far beyond the caches
+bandwidth = 1e9 * roofline.measure_bandwidth(n_bytes)                 # bytes/s, best of 5 runs
+flops = 1e9 * roofline.measure_flop_rate(1024)                        # FLOP/s, best of 5 runs
+print(f"memory read bandwidth ~ {bandwidth / 1e9:5.1f} GB/s   (sum of a {n_bytes >> 20} MB array)")
 print(f"arithmetic           ~ {flops / 1e9:5.1f} GFLOP/s (1024^3 matrix product, all threads)")
 print(f"break-even: ~{flops / bandwidth * 4 / 2:.0f} rows per weight read before arithmetic dominates")
 del big

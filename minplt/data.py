@@ -1,9 +1,10 @@
-"""Built-in data for minplt: a character tokenizer, synthetic tasks where depth
-matters, and small text corpora. Nothing is downloaded unless you ask for it.
+"""Built-in data for minplt: synthetic tasks where depth matters, and (from text.py,
+re-exported here) the character tokenizer and small text corpora. Nothing is
+downloaded unless you ask for it. Import every data source from here.
 
-Reading order: CharTokenizer -> Task (the batching and scoring every task shares)
--> MultiHopTask, AdditionTask, ParityTask, SortTask -> make_task -> load_text and
-TextDataset.
+Reading order: Task (the batching and scoring every task shares) -> MultiHopTask,
+AdditionTask, ParityTask, SortTask, PointerTask -> make_task -> make_data (a name ->
+a task or a text) and data_spec (its description and fingerprint, for checkpoints).
 
 Shapes: B = batch, T = time (length of x and y), V = vocab.
 
@@ -21,103 +22,17 @@ caller, never from global state. A training run can therefore save
 
 from __future__ import annotations
 
-import os
+import hashlib
 import string
-import tempfile
-import urllib.request
 import zlib
-from pathlib import Path
 
 import numpy as np
 
-IGNORE = -1  # target value the loss skips: padding, and prompts when loss_on='answer'
-SPLITS = ("train", "val")
+from minplt.text import (IGNORE, SHAKESPEARE_FILE, SHAKESPEARE_URL, SPLITS,  # noqa: F401
+                         TEXT_SOURCES,
+                         CharTokenizer, DownloadError, TextDataset, _check_int, check_split,
+                         default_cache_dir, load_text)
 
-
-# -----------------------------------------------------------------------------
-# Character-level tokenizer
-
-
-class CharTokenizer:
-    """One token per character: token id = position of the character in `chars`.
-
-    `chars` is kept sorted and without repeats, so the same set of characters always
-    gives the same ids, whatever order the characters were seen in.
-
-        tok = CharTokenizer("hello")       # chars 'ehlo', vocab_size 4
-        tok.encode("hole")                 # array([1, 3, 2, 0])
-        tok.decode([1, 3, 2, 0])           # 'hole'
-    """
-
-    def __init__(self, chars: str):
-        if not isinstance(chars, str):
-            raise TypeError(f"CharTokenizer expects a str of characters, got {type(chars).__name__}")
-        if not chars:
-            raise ValueError("CharTokenizer needs at least one character")
-        self.chars = "".join(sorted(set(chars)))
-        # Sorted chars have increasing code points (Python orders str by code point), so
-        # encoding is a binary search of each character's code point in this array.
-        self._codes = np.array([ord(c) for c in self.chars], dtype=np.uint32)  # (V,)
-
-    @classmethod
-    def from_text(cls, text: str) -> "CharTokenizer":
-        """The tokenizer whose vocabulary is every character that occurs in `text`."""
-        return cls(text)
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.chars)
-
-    def encode(self, text: str) -> np.ndarray:
-        """str of N characters -> (N,) int64 token ids."""
-        # code point of every character, as one array (UTF-32 stores exactly that)
-        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)  # (N,)
-        ids = np.searchsorted(self._codes, codes)  # (N,) where each code would sit in the vocab
-        found = ids < self.vocab_size
-        found[found] = self._codes[ids[found]] == codes[found]
-        if not found.all():
-            missing = sorted(set(text[i] for i in np.flatnonzero(~found)))
-            shown = ", ".join(repr(c) for c in missing[:10]) + (", ..." if len(missing) > 10 else "")
-            raise ValueError(
-                f"cannot encode {len(missing)} character(s) not in this tokenizer's "
-                f"vocabulary of {self.vocab_size}: {shown}. Build the tokenizer from text "
-                f"that contains them (CharTokenizer.from_text), or remove or replace "
-                f"them in the input."
-            )
-        return ids.astype(np.int64)
-
-    def decode(self, ids) -> str:
-        """Sequence of token ids (list or 1-D array of ints) -> str."""
-        ids = np.asarray(ids)
-        if ids.size == 0:
-            return ""
-        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-            raise ValueError(f"decode expects a 1-D sequence of integer ids, got shape {ids.shape} dtype {ids.dtype}")
-        bad = (ids < 0) | (ids >= self.vocab_size)
-        if bad.any():
-            first = int(ids[np.flatnonzero(bad)[0]])
-            hint = " (-1 marks ignored targets in y; drop those before decoding)" if first == IGNORE else ""
-            raise ValueError(
-                f"token id {first} is out of range for a vocabulary of {self.vocab_size} "
-                f"(valid ids are 0..{self.vocab_size - 1}){hint}"
-            )
-        return "".join(self.chars[i] for i in ids)
-
-    def to_dict(self) -> dict:
-        """A JSON-serialisable description, saved beside the weights in a checkpoint."""
-        return {"kind": "char", "chars": self.chars}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "CharTokenizer":
-        if not isinstance(d, dict) or d.get("kind") != "char" or not isinstance(d.get("chars"), str):
-            raise ValueError(f"not a CharTokenizer description (expected {{'kind': 'char', 'chars': ...}}): {d!r:.200}")
-        return cls(d["chars"])
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, CharTokenizer) and self.chars == other.chars
-
-    def __repr__(self) -> str:
-        return f"CharTokenizer(vocab_size={self.vocab_size}, chars={self.chars!r:.80})"
 
 
 # -----------------------------------------------------------------------------
@@ -174,16 +89,6 @@ def answer_token_accuracy(logits: np.ndarray, y: np.ndarray, answer_mask: np.nda
         raise ValueError("answer_token_accuracy needs at least one answer position in answer_mask")
     prediction = np.asarray(logits).argmax(axis=-1)  # (B,T,V) -> (B,T)
     return float((prediction == np.asarray(y))[answer_mask].mean())
-
-
-def _check_int(name: str, value, low: int, high: int | None = None) -> int:
-    """Raise a clear ValueError unless `value` is an int in [low, high]."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"between {low} and {high}"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return int(value)
 
 
 class Task:
@@ -310,9 +215,7 @@ class Task:
         return f"{type(self).__name__}({args})"
 
 
-def _check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+_check_split = check_split
 
 
 class MultiHopTask(Task):
@@ -614,147 +517,79 @@ def make_task(name: str, **kwargs) -> Task:
 
 
 # -----------------------------------------------------------------------------
-# Text corpora
+# Data sources by name, and a JSON description (with a fingerprint) for checkpoints
 
-SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
-SHAKESPEARE_FILE = "tinyshakespeare.txt"
-TEXT_SOURCES = ("pydoc", "shakespeare")  # built-in names; anything else is a file path
-
-
-class DownloadError(ConnectionError):
-    """An opt-in dataset could not be downloaded (typically: no network)."""
-
-
-def default_cache_dir() -> Path:
-    """$MINPLT_CACHE if set, else ~/.cache/minplt."""
-    return Path(os.environ.get("MINPLT_CACHE") or Path.home() / ".cache" / "minplt").expanduser()
-
-
-def load_text(source: str, cache_dir: str | os.PathLike | None = None) -> str:
-    """A character-level training corpus, as one str.
-
-    source:
-      'pydoc'        Python's own documentation (the pydoc_data package of the standard
-                     library, ~465k characters). Offline, on every machine.
-      'shakespeare'  tiny-shakespeare (~1.1M characters). Opt-in: downloaded once into
-                     cache_dir (default $MINPLT_CACHE or ~/.cache/minplt), then read
-                     from there.
-      anything else  the path of a UTF-8 text file (write ./pydoc for a file named pydoc).
-    """
-    if source == "pydoc":
-        return _load_pydoc()
-    if source == "shakespeare":
-        return _load_shakespeare(Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir())
-    return _load_file(Path(source).expanduser(), source)
+def make_data(name: str, block_size: int | None = None, hops: int | None = None,
+              length: int | None = None, loss_on: str = "answer"):
+    """'multihop' | 'addition' | 'parity' | 'sort' | 'pointer' -> a Task (hops: the
+    look-ups of multihop and pointer, length: sort's letters; loss_on 'answer' or 'all'
+    targets); 'pydoc' | 'shakespeare' | path/to/file.txt -> a TextDataset of windows
+    of block_size characters (default 64)."""
+    for flag, value, owners in (("hops", hops, ("multihop", "pointer")),
+                                ("length", length, ("sort",))):
+        if value is not None and name not in owners:
+            raise ValueError(f"--{flag} applies to the {' and '.join(owners)} "
+                             f"task{'s' if len(owners) > 1 else ''} only, not to {name!r}")
+    if name in TASKS:
+        if block_size is not None:
+            raise ValueError(f"--block-size sets the window of text data; the {name} task's "
+                             "sequences have a fixed length: drop --block-size")
+        kwargs = {key: value for key, value in (("hops", hops), ("length", length))
+                  if value is not None}
+        return make_task(name, loss_on=loss_on, **kwargs)
+    return TextDataset(load_text(name), 64 if block_size is None else block_size)
 
 
-def _load_pydoc() -> str:
-    try:
-        from pydoc_data.topics import topics  # {topic name: help text}
-    except ImportError as err:  # some trimmed-down Python builds leave it out
-        raise RuntimeError(
-            "this Python installation has no pydoc_data package, so the 'pydoc' corpus is "
-            "unavailable; use --data path/to/file.txt with any UTF-8 text file"
-        ) from err
-    # sorted by topic name, so the corpus (and its train/val split) is the same everywhere
-    return "\n\n".join(topics[name].strip() for name in sorted(topics)) + "\n"
+def data_spec(data, source: str | None = None) -> dict:
+    """A JSON description that rebuilds `data` (saved as meta['data'] in checkpoints),
+    with its fingerprint: a task's settings, or the SHA-256 of a text's token ids (with
+    the tokenizer's vocabulary, which is saved beside it, they fix the text exactly).
+    Text datasets do not know their source: pass it ('pydoc', a path)."""
+    if isinstance(data, Task):
+        return {"kind": "task", "name": data.name, "kwargs": data.config()}
+    if not isinstance(data, TextDataset):   # any object with get_batch, tokenizer,
+        return {"kind": "custom", "name": type(data).__name__}   # block_size: no fingerprint
+    digest = hashlib.sha256()
+    for split in ("train", "val"):
+        digest.update(np.ascontiguousarray(data.splits[split], dtype="<i8").tobytes())
+    return {"kind": "text", "source": source, "block_size": data.block_size,
+            "sha256": digest.hexdigest()}
 
 
-def _load_shakespeare(cache_dir: Path, timeout: float = 30.0) -> str:
-    path = cache_dir / SHAKESPEARE_FILE
-    if path.exists():
-        return path.read_text(encoding="utf-8")
-    try:
-        with urllib.request.urlopen(SHAKESPEARE_URL, timeout=timeout) as response:
-            data = response.read()
-        text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as err:  # urllib.error.URLError, HTTPError and timeouts are OSErrors
-        raise DownloadError(
-            f"could not download the 'shakespeare' corpus from {SHAKESPEARE_URL} ({err}). "
-            f"This dataset is opt-in and needs the network once (it is then cached in "
-            f"{path}). To work offline, use the built-in corpus with --data pydoc, or your "
-            f"own text with --data path/to/file.txt."
-        ) from err
-    if not text:
-        raise DownloadError(f"the download from {SHAKESPEARE_URL} was empty; try again, or use --data pydoc")
-    # Write to a temporary file in the same folder, then rename it into place: the rename
-    # is atomic, so an interrupted download never leaves a half-written file behind that
-    # a later run would take for the cached corpus.
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=SHAKESPEARE_FILE, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return text
+def data_from_spec(spec: dict):
+    """The inverse of data_spec: the task or text dataset a checkpoint was trained on."""
+    if spec.get("kind") == "task":
+        return make_task(spec["name"], **spec.get("kwargs", {}))
+    if spec.get("kind") == "text" and spec.get("source"):
+        return TextDataset(load_text(spec["source"]), spec["block_size"])
+    raise ValueError(f"cannot rebuild the data from its description {spec!r}")
 
 
-def _load_file(path: Path, source: str) -> str:
-    if not path.is_file():
-        what = "is a folder, not a text file" if path.is_dir() else "does not exist"
-        raise FileNotFoundError(
-            f"text file '{source}' {what}. The data source must be 'pydoc' (built in), "
-            f"'shakespeare' (downloaded once, opt-in) or the path of a UTF-8 text file."
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"text file '{source}' is not valid UTF-8 ({err})") from err
-    if not text:
-        raise ValueError(f"text file '{source}' is empty; a corpus needs some text to learn from")
-    return text
+def check_same_data(path: str, meta: dict, data, spec: dict) -> None:
+    """Refuse to resume the checkpoint at `path` on data other than it was trained on."""
+    saved, vocab = meta.get("data", {}), meta.get("tokenizer", {}).get("chars")
+    advice = ("give the data it was trained on (--data), or start a new run with "
+              "--overwrite")
+    def describe(spec):
+        kwargs = ", ".join(f"{k}={v}" for k, v in spec.get("kwargs", {}).items())
+        if spec.get("kind") == "custom":
+            return f"a {spec.get('name')} data source"
+        return f"the {spec.get('name')} task ({kwargs})" if spec.get("kind") == "task" \
+            else f"the text {spec.get('source')!r}"
 
-
-class TextDataset:
-    """Random windows of a character-level corpus, for next-character prediction.
-
-    The text is encoded once; the first (1 - val_fraction) of it is the train split,
-    the rest the val split (a contiguous tail, so no window straddles both).
-
-        data = TextDataset(load_text('pydoc'), block_size=64)
-        x, y, _ = data.get_batch('train', 16, rng)    # (16,64) each, y = x shifted by one
-    """
-
-    name = "text"
-
-    def __init__(self, text: str, block_size: int, val_fraction: float = 0.1,
-                 tokenizer: CharTokenizer | None = None):
-        self.block_size = _check_int("block_size", block_size, 1)  # T
-        if not 0.0 < val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
-        self.tokenizer = tokenizer if tokenizer is not None else CharTokenizer.from_text(text)
-        data = self.tokenizer.encode(text)  # (N,)
-        n_val = int(len(data) * val_fraction)
-        self.splits = {"train": data[: len(data) - n_val], "val": data[len(data) - n_val :]}
-        # a window needs block_size + 1 tokens: block_size inputs and one more target
-        shortest = min(len(s) for s in self.splits.values())
-        if shortest < self.block_size + 1:
-            need = int(np.ceil((self.block_size + 1) / min(val_fraction, 1.0 - val_fraction)))
-            raise ValueError(
-                f"text of {len(text)} characters is too short for block_size={self.block_size} "
-                f"with val_fraction={val_fraction}: each split needs at least "
-                f"{self.block_size + 1} characters (about {need} characters of text in all). "
-                f"Use a longer text or a smaller block_size."
-            )
-
-    @property
-    def vocab_size(self) -> int:
-        return self.tokenizer.vocab_size
-
-    def get_batch(self, split: str, batch_size: int, rng: np.random.Generator):
-        """x (B,T) int64 windows of the split, y (B,T) the character after each; None.
-
-        y[:, t] == x[:, t+1] for t < T-1: y is x shifted left by one position.
-        """
-        _check_split(split)
-        batch_size = _check_int("batch_size", batch_size, 1)
-        data = self.splits[split]
-        T = self.block_size
-        starts = rng.integers(0, len(data) - T, size=batch_size)  # (B,) last start: len - T - 1
-        index = starts[:, None] + np.arange(T)  # (B,1) + (T,) -> (B,T)
-        x = data[index]  # (B,T)
-        y = data[index + 1]  # (B,T) the next character of each
-        return x, y, None
+    if saved.get("kind") != spec["kind"] or (spec["kind"] in ("task", "custom") and saved != spec):
+        raise ValueError(f"cannot resume {path}: it was trained on {describe(saved)}, not "
+                         f"on {describe(spec)}; {advice}")
+    if spec["kind"] == "text":
+        if saved.get("block_size") != spec["block_size"]:
+            raise ValueError(f"cannot resume {path}: it was trained on windows of "
+                             f"{saved.get('block_size')} characters, not {spec['block_size']}")
+        if saved.get("sha256", spec["sha256"]) != spec["sha256"]:   # older files have none
+            raise ValueError(f"cannot resume {path}: the text {spec['source']} changed since "
+                             f"the checkpoint was written (SHA-256 {saved['sha256'][:12]}... "
+                             f"then, {spec['sha256'][:12]}... now); {advice}")
+    if vocab is not None and vocab != data.tokenizer.chars:
+        gone, new = sorted(set(vocab) - set(data.tokenizer.chars)), \
+            sorted(set(data.tokenizer.chars) - set(vocab))
+        raise ValueError(f"cannot resume {path}: the data's vocabulary changed (characters "
+                         f"no longer there: {''.join(gone)!r}, new: {''.join(new)!r}); {advice}")

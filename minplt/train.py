@@ -6,8 +6,8 @@
     result = train(config, data, TrainSettings(steps=500), out_dir="runs/x")
     result = train(config, data, steps=500, lr=1e-3)       # the same, by field name
 
-Reading order: the settings (TrainSettings) -> data (make_data, data_spec) -> evaluate
--> train (the loop) -> checkpoints and logs -> the command line (add_arguments, run).
+Reading order: the settings (TrainSettings) -> evaluate -> train (the loop)
+ -> checkpoints and logs -> the command line (add_arguments, run).
 
 What a run guarantees, and how:
   * Resuming reproduces the uninterrupted run bit for bit. The checkpoint holds
@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import hashlib
 import io
 import json
 import math
@@ -110,83 +109,6 @@ class TrainSettings:
 def _number(value) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float, np.integer,
                                                               np.floating))
-
-
-# ----------------------------------------------------------------------------------------
-# Data: a name -> a task or a text dataset, and a JSON description of it for checkpoints
-
-def make_data(name: str, block_size: int | None = None, hops: int | None = None,
-              length: int | None = None, loss_on: str = "answer"):
-    """'multihop' | 'addition' | 'parity' | 'sort' -> a data.Task (hops: multihop's
-    look-ups, length: sort's letters; loss_on 'answer' or 'all' targets);
-    'pydoc' | 'shakespeare' | path/to/file.txt -> a data.TextDataset of windows of
-    block_size characters (default 64)."""
-    for flag, value, owner in (("hops", hops, "multihop"), ("length", length, "sort")):
-        if value is not None and name != owner:
-            raise ValueError(f"--{flag} applies to the {owner} task only, not to {name!r}")
-    if name in datalib.TASKS:
-        if block_size is not None:
-            raise ValueError(f"--block-size sets the window of text data; the {name} task's "
-                             "sequences have a fixed length: drop --block-size")
-        kwargs = {key: value for key, value in (("hops", hops), ("length", length))
-                  if value is not None}
-        return datalib.make_task(name, loss_on=loss_on, **kwargs)
-    return datalib.TextDataset(datalib.load_text(name), 64 if block_size is None else block_size)
-
-
-def data_spec(data, source: str | None = None) -> dict:
-    """A JSON description that rebuilds `data` (saved as meta['data'] in checkpoints),
-    with its fingerprint: a task's settings, or the SHA-256 of a text's token ids (with
-    the tokenizer's vocabulary, which is saved beside it, they fix the text exactly).
-    Text datasets do not know their source: pass it ('pydoc', a path)."""
-    if isinstance(data, datalib.Task):
-        return {"kind": "task", "name": data.name, "kwargs": data.config()}
-    if not isinstance(data, datalib.TextDataset):   # any object with get_batch, tokenizer,
-        return {"kind": "custom", "name": type(data).__name__}   # block_size: no fingerprint
-    digest = hashlib.sha256()
-    for split in ("train", "val"):
-        digest.update(np.ascontiguousarray(data.splits[split], dtype="<i8").tobytes())
-    return {"kind": "text", "source": source, "block_size": data.block_size,
-            "sha256": digest.hexdigest()}
-
-
-def data_from_spec(spec: dict):
-    """The inverse of data_spec: the task or text dataset a checkpoint was trained on."""
-    if spec.get("kind") == "task":
-        return datalib.make_task(spec["name"], **spec.get("kwargs", {}))
-    if spec.get("kind") == "text" and spec.get("source"):
-        return datalib.TextDataset(datalib.load_text(spec["source"]), spec["block_size"])
-    raise ValueError(f"cannot rebuild the data from its description {spec!r}")
-
-
-def check_same_data(path: str, meta: dict, data, spec: dict) -> None:
-    """Refuse to resume the checkpoint at `path` on data other than it was trained on."""
-    saved, vocab = meta.get("data", {}), meta.get("tokenizer", {}).get("chars")
-    advice = ("give the data it was trained on (--data), or start a new run with "
-              "--overwrite")
-    def describe(spec):
-        kwargs = ", ".join(f"{k}={v}" for k, v in spec.get("kwargs", {}).items())
-        if spec.get("kind") == "custom":
-            return f"a {spec.get('name')} data source"
-        return f"the {spec.get('name')} task ({kwargs})" if spec.get("kind") == "task" \
-            else f"the text {spec.get('source')!r}"
-
-    if saved.get("kind") != spec["kind"] or (spec["kind"] in ("task", "custom") and saved != spec):
-        raise ValueError(f"cannot resume {path}: it was trained on {describe(saved)}, not "
-                         f"on {describe(spec)}; {advice}")
-    if spec["kind"] == "text":
-        if saved.get("block_size") != spec["block_size"]:
-            raise ValueError(f"cannot resume {path}: it was trained on windows of "
-                             f"{saved.get('block_size')} characters, not {spec['block_size']}")
-        if saved.get("sha256", spec["sha256"]) != spec["sha256"]:   # older files have none
-            raise ValueError(f"cannot resume {path}: the text {spec['source']} changed since "
-                             f"the checkpoint was written (SHA-256 {saved['sha256'][:12]}... "
-                             f"then, {spec['sha256'][:12]}... now); {advice}")
-    if vocab is not None and vocab != data.tokenizer.chars:
-        gone, new = sorted(set(vocab) - set(data.tokenizer.chars)), \
-            sorted(set(data.tokenizer.chars) - set(vocab))
-        raise ValueError(f"cannot resume {path}: the data's vocabulary changed (characters "
-                         f"no longer there: {''.join(gone)!r}, new: {''.join(new)!r}); {advice}")
 
 
 # ----------------------------------------------------------------------------------------
@@ -317,7 +239,7 @@ def _train(config, data, s: TrainSettings, out_dir, resume, log, data_source,
            run_info) -> TrainResult:
     """The loop of train(), which has checked the arguments and holds the run folder."""
     ckpt_path = os.path.join(out_dir, CHECKPOINT_NAME) if out_dir else None
-    spec = data_spec(data, data_source)
+    spec = datalib.data_spec(data, data_source)
     meta = {"tokenizer": data.tokenizer.to_dict(), "data": spec, "variant": config.variant,
             "seed": s.seed, "run": run_info or {}, "train": dataclasses.asdict(s)}
 
@@ -469,7 +391,7 @@ def restore(path, cfg, params, optimizer, rng, data, spec) -> tuple[int, list, l
     checking that it holds the same model and was trained on the same data (`spec`).
     Returns (step, log rows, losses, elapsed seconds)."""
     ckpt = checkpoint.load(path)
-    check_same_data(path, ckpt.meta, data, spec)      # first: new data changes the config too
+    datalib.check_same_data(path, ckpt.meta, data, spec)   # first: new data changes the config
     if ckpt.config != cfg:
         theirs, ours = ckpt.config.to_dict(), cfg.to_dict()
         diff = ", ".join(f"{k} {theirs[k]} vs {ours[k]}" for k in ours if theirs[k] != ours[k])
@@ -540,7 +462,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("data")
     g.add_argument("--data", help="multihop | addition | parity | sort | pydoc | "
                    f"shakespeare (downloads once) | path/to/file.txt (default {d['data']})")
-    g.add_argument("--hops", type=int, help="look-ups per multihop question (default 3)")
+    g.add_argument("--hops", type=int, help="look-ups per question of the multihop (default 3) "
+                   "and pointer (default 2) tasks")
     g.add_argument("--length", type=int, help="letters per sort question (default 6)")
     g.add_argument("--loss-on", choices=("answer", "all"), help="tasks: train on the answer "
                    "only, or on every token of the random prompts too (default answer)")
@@ -618,7 +541,7 @@ def run(args) -> int:
         if block_size is None:
             block_size = base_config(choices).block_size
     try:
-        data = make_data(choices["data"], block_size, choices["hops"], choices["length"],
+        data = datalib.make_data(choices["data"], block_size, choices["hops"], choices["length"],
                          choices["loss_on"])
     except FileNotFoundError as e:
         if args.resume and args.data is None:

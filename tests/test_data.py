@@ -182,13 +182,16 @@ def test_batch_shapes_targets_and_answer_mask(name, loss_on):
     rng = np.random.default_rng(0)
     for b in range(B):
         prompt, answer = task.sample("val", rng)
-        line = prompt + answer + PAD * (task.seq_len - len(prompt + answer))
+        # the answer follows the prompt, except in tasks that interleave several
+        # answers with their questions (PointerTask): layout() says where each one is
+        text, positions = task.layout(prompt, answer)
+        line = text + PAD * (task.seq_len - len(text))
         ids = task.tokenizer.encode(line)
         assert task.tokenizer.decode(x[b]) == line[:-1]  # x: the line without its last char
         for t in range(T):
             # the target of position t is character t+1 of the line
-            is_answer = len(prompt) <= t + 1 < len(prompt + answer)
-            is_pad = t + 1 >= len(prompt + answer)
+            is_answer = t + 1 in positions
+            is_pad = t + 1 >= len(text)
             has_target = not is_pad and (loss_on == "all" or is_answer)
             assert y[b, t] == (ids[t + 1] if has_target else IGNORE), (b, t, line)
             assert answer_mask[b, t] == is_answer, (b, t, line)
@@ -260,7 +263,8 @@ def test_vocabulary_does_not_depend_on_seed_or_size():
 def test_default_sizes():
     # small enough for a tiny model on a CPU; the numbers quoted in the docstrings
     sizes = {name: (make_task(name).seq_len, make_task(name).vocab_size) for name in TASKS}
-    assert sizes == {"multihop": (39, 40), "addition": (12, 13), "parity": (12, 4), "sort": (13, 28)}
+    assert sizes == {"multihop": (39, 40), "addition": (12, 13), "parity": (12, 4), "sort": (13, 28),
+                     "pointer": (23, 285)}
 
 
 def test_config_rebuilds_the_task():

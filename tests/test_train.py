@@ -75,7 +75,7 @@ def test_checkpoint_meta_rebuilds_tokenizer_and_data(tmp_path):
     task = small_task()
     assert data.CharTokenizer.from_dict(ckpt.meta["tokenizer"]) == task.tokenizer
     assert ckpt.meta["data"] == {"kind": "task", "name": "multihop", "kwargs": task.config()}
-    assert tr.data_from_spec(ckpt.meta["data"]).config() == task.config()
+    assert data.data_from_spec(ckpt.meta["data"]).config() == task.config()
     assert ckpt.meta["step"] == 4 and ckpt.meta["variant"] == "plt-2"
 
 
@@ -198,7 +198,7 @@ def test_text_data_from_a_file(tmp_path):
     assert result.val_acc is None and np.isfinite(result.val_loss)
     meta = checkpoint.load(str(tmp_path / "run" / "ckpt.npz")).meta
     assert meta["data"] == {"kind": "text", "source": str(corpus), "block_size": 16,
-                            "sha256": tr.data_spec(text)["sha256"]}
+                            "sha256": data.data_spec(text)["sha256"]}
 
 
 # ----------------------------------------------------------------------------------------
@@ -225,7 +225,7 @@ def test_cli_trains_and_resumes_with_saved_arguments(tmp_path, capsys):
     (["--steps", "0"], "steps must be an integer >= 1"),
     (["--lr", "-1"], "learning rate must be a positive number"),
     (["--data", "no/such/file.txt"], "does not exist"),
-    (["--data", "parity", "--hops", "3"], "--hops applies to the multihop task only"),
+    (["--data", "parity", "--hops", "3"], "--hops applies to the multihop and pointer tasks only"),
     (["--length", "0"], "length must be"),
     (["--width", "30"], "must be divisible by"),
     (["--width", "20"], "must be even"),
