@@ -17,11 +17,12 @@ def _numba_cache_dir() -> str:
 # Numba reads this when it is first imported, which minplt.kernels does after this line.
 os.environ.setdefault("NUMBA_CACHE_DIR", _numba_cache_dir())
 
-# Numba's parallel kernels run on OpenMP threads that, by default, spin while they wait at
-# the end of every parallel loop. On a machine where other programs keep the cores busy,
-# a decode step of ~30 such loops then waits a scheduler time slice at many of them and
-# runs tens of times slower (the README's Performance section has the measurement). With
-# the passive policy a waiting thread sleeps instead. Set OMP_WAIT_POLICY=ACTIVE (or a
-# GOMP_SPINCOUNT) to get the spinning back on an idle machine.
-if "GOMP_SPINCOUNT" not in os.environ:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Numba's parallel kernels run on OpenMP threads that wait for each other at the end of
+# every parallel loop. GNU OpenMP's default is to spin for a long while first: on a
+# machine where other programs keep the cores busy, a decode step of ~30 such loops then
+# waits a scheduler time slice at many of them and runs tens of times slower. A short
+# spin (then sleep) keeps the idle speed and shares the cores fairly under load (the
+# README's Performance section has the measurements). Set GOMP_SPINCOUNT or
+# OMP_WAIT_POLICY yourself to choose otherwise.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")

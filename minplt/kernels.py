@@ -24,11 +24,12 @@ PARALLEL_MIN_VALUES). Everything also runs as plain Python under NUMBA_DISABLE_J
 (slowly: the tests use tiny shapes then).
 
 Threads: Numba runs its parallel loops on OpenMP threads (`numba.get_num_threads()`).
-At the end of every parallel loop they wait for each other. Spinning while they wait
-(OpenMP's default) is fastest on an idle machine, but when other busy processes hold
+At the end of every parallel loop they wait for each other. GNU OpenMP spins a long
+while before it sleeps: fastest on an idle machine, but when other busy processes hold
 the cores a wait can last a scheduler time slice, and a decode step of ~30 parallel
-loops gets tens of times slower. So minplt/__init__.py sets OMP_WAIT_POLICY=PASSIVE
-unless you set OMP_WAIT_POLICY or GOMP_SPINCOUNT yourself; `backend_info()` reports
+loops gets tens of times slower. Sleeping at once (OMP_WAIT_POLICY=PASSIVE) is safe but
+makes every wake-up slow. So minplt/__init__.py sets GOMP_SPINCOUNT=1000, a short spin,
+unless you set GOMP_SPINCOUNT or OMP_WAIT_POLICY yourself; `backend_info()` reports
 the policy in force, and `minplt bench` prints it with the load average.
 
 Not here, on purpose (the README's Performance section has the measurements):
