@@ -72,9 +72,10 @@ PARALLEL_MIN_VALUES = 1 << 18
 
 # From this many rows on, linear_rows hands the product to BLAS. Below it, the kernel's
 # one pass over the weights wins; above it, its R partial-sum rows no longer stay in the
-# cache and BLAS's blocking wins. `python -m minplt bench --batch ...` prints both for
-# R = 1..128 on the machine it runs on (the README gives the crossover measured there).
-BLAS_MIN_ROWS = 48
+# fastest cache and BLAS's blocking wins. `python -m minplt bench` prints both for
+# R = 1..128 on the machine it runs on (the README's bench block has the table: the
+# kernel won up to 4-6 rows there, BLAS from 8).
+BLAS_MIN_ROWS = 8
 
 
 # ----------------------------------------------------------------------------------------

@@ -95,10 +95,20 @@ def flops_per_step(cfg: M.Config, batch: int, n: int, schedule: str) -> int:
 
 
 def measure_bandwidth(n_bytes: int = 256 << 20, repeats: int = 5) -> float:
-    """GB/s of reading a float32 array far larger than the caches (a sum over it): the
+    """GB/s of reading float32 data far larger than the caches: the best of numpy's sum
+    over it (one thread) and, where the Numba kernels run, a 1-row `linear_rows` product
+    with it as the weight matrix (every thread, as a decode step reads its weights). The
     rate a step that reads weights and caches from memory can reach at best."""
     data = np.ones(n_bytes // 4, np.float32)
     seconds = timing.best(lambda: np.add.reduce(data), repeats=repeats, warmup=1)
+    try:
+        from minplt import kernels
+        weights = data.reshape(-1, 1024)                            # (n/1024, 1024)
+        row = np.ones((1, weights.shape[0]), np.float32)
+        seconds = min(seconds, timing.best(lambda: kernels.linear_rows(row, weights),
+                                           repeats=repeats, warmup=1))
+    except ImportError:                                 # no numba: numpy's rate only
+        pass
     return n_bytes / seconds / 1e9
 
 

@@ -7,9 +7,11 @@
     charts         measured results: plot_latency, plot_memory, plot_training_curves,
                    plot_accuracy_vs_latency, plot_attention, plot_gates,
                    plot_batch_sweep
+    stepper        a real decode step by step: cells computed, cache entries written and
+                   read, as a figure of every step or an ipywidgets slider
     style          one colour per loop and per family, shared by every figure
     render_all     `python -m visualizations.render_all`: the README figures
-    run_notebooks  `python -m visualizations.run_notebooks lessons/*.ipynb`
+    run_notebooks  `python -m visualizations.run_notebooks lessons/NN_name.py` (make lessons)
 
 Every plot_* function returns a matplotlib Figure (made without pyplot); show it as
 the last value of a notebook cell or save it with fig.savefig(path). Nothing here
