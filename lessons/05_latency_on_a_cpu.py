@@ -84,7 +84,6 @@ flops = 1e9 * roofline.measure_flop_rate(1024)                        # FLOP/s, 
 print(f"memory read bandwidth ~ {bandwidth / 1e9:5.1f} GB/s   (sum of a {n_bytes >> 20} MB array)")
 print(f"arithmetic           ~ {flops / 1e9:5.1f} GFLOP/s (1024^3 matrix product, all threads)")
 print(f"break-even: ~{flops / bandwidth * 4 / 2:.0f} rows per weight read before arithmetic dominates")
-del big
 
 # %% [markdown]
 # ## One product, R = 1..8 rows

@@ -1,5 +1,6 @@
 """Fixtures shared by several test files."""
 import os
+import signal
 
 import pytest
 
@@ -18,3 +19,17 @@ def read_only_folder(tmp_path, monkeypatch):
                                 else real(p, mode))
         return folder
     return make
+
+
+@pytest.fixture
+def ctrl_c():
+    """A function that sends a running process Ctrl-C (SIGINT), waits for it and returns
+    its (stdout, stderr); a process still running after `timeout` s is killed."""
+    def interrupt(proc, timeout=120):
+        try:
+            proc.send_signal(signal.SIGINT)
+            return proc.communicate(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    return interrupt

@@ -92,7 +92,7 @@ def test_a_second_run_on_a_locked_folder_stops_at_once(tmp_path):
         pass
 
 
-def test_two_real_processes_on_one_folder(tmp_path):
+def test_two_real_processes_on_one_folder(tmp_path, ctrl_c):
     out = tmp_path / "run"
     first = python("-m", "minplt", "train", *TINY, "--steps", "100000", "--checkpoint-every",
                    "1000000", "--eval-every", "1000000", "--out", str(out))
@@ -105,10 +105,9 @@ def test_two_real_processes_on_one_folder(tmp_path):
         assert second.returncode == 2
         assert f"is in use by another run (pid {first.pid})" in second.stderr
         assert "Traceback" not in second.stderr
-        first.send_signal(signal.SIGINT)
-        out_first, err_first = first.communicate(timeout=120)
+        out_first, err_first = ctrl_c(first)
     finally:
-        if first.poll() is None:
+        if first.poll() is None:                # an assertion above failed
             first.kill()
     assert first.returncode == 130, err_first
     assert "continue with: python -m minplt train --out" in out_first

@@ -6,7 +6,6 @@ Every run here is a tiny PLT-2 on a short multihop task: a dozen steps take a se
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -152,22 +151,17 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path, monkeypatch, capsys):
     assert checkpoint.load(str(tmp_path / "ckpt.npz")).meta["step"] == 5
 
 
-def test_real_sigint_finishes_the_step_and_saves(tmp_path):
+def test_real_sigint_finishes_the_step_and_saves(tmp_path, ctrl_c):
     """A real Ctrl-C (SIGINT) to a training process: it saves and exits with 130."""
     cmd = [sys.executable, "-m", "minplt.train", "--length", "4", "--steps", "100000",
            "--batch-size", "4", "--log-every", "1", "--eval-every", "1000000",
            "--checkpoint-every", "1000000", "--out", str(tmp_path)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    try:
-        deadline = time.time() + 60
-        while not (tmp_path / "log.csv").exists() and time.time() < deadline:
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    deadline = time.time() + 60
+    while not (tmp_path / "log.csv").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    out, err = ctrl_c(proc, timeout=60)
     assert proc.returncode == 130, err
     assert "checkpoint saved to" in out
     step = checkpoint.load(str(tmp_path / "ckpt.npz")).meta["step"]
