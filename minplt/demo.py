@@ -140,7 +140,12 @@ def run_demo(s: ex.Settings, out_dir: str, backend: str = "auto", examples: int 
     figures = ex.write_figures(out_dir, rows, {n: r.rows for n, r in results.items()}, backend)
     figures.append(write_schedule_figure(results, task, out_dir))
     say(f"\nDone in {(time.perf_counter() - start) / 60:.1f} min ({machine_line()}).")
-    checkpoint.atomic_write(os.path.join(out_dir, "results.md"), "\n".join(report).strip() + "\n")
+    text = "\n".join(report).strip()
+    head, found, examples = text.partition(":\n  ")        # the answers: a code block
+    if found:
+        done = examples.rindex("\n\nDone in")
+        text = f"{head}:\n```\n  {examples[:done]}\n```{examples[done:]}"
+    checkpoint.atomic_write(os.path.join(out_dir, "results.md"), text + "\n")
     print(f"Written to {out_dir}/:")
     print("  results.md (the table and answers above; `make readme` copies it into the README)")
     for path in figures:
