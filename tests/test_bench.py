@@ -6,7 +6,6 @@ import math
 import pytest
 
 from minplt import bench
-from minplt import model as M
 
 MACHINE_KEYS = {"cpu": str, "threads": int, "numpy": str, "numba": str, "blas": str,
                 "python": str}

@@ -4,7 +4,6 @@
 4 causality        5 cache bytes == §8 table      6 every family overfits a batch
 7 fixed-seed losses   8 bad input gives clear errors
 """
-import os
 
 import numpy as np
 import pytest

@@ -1,7 +1,5 @@
 """The roofline model of a decode step: bytes and FLOPs counted by hand for small
 configs, and the crossover batch where arithmetic overtakes reading."""
-import numpy as np
-import pytest
 
 from minplt import model as M
 from minplt import roofline

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from .style import figure_and_axes, loop_color, new_figure
+from .style import loop_color, new_figure
 
 CELL = 0.62  # side of a cell; cell centres are 1 apart
 PENDING_EDGE = "#b0b0b0"
