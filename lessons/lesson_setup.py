@@ -9,7 +9,7 @@
 - figures inline and small, numpy printing short;
 - one line saying which version runs.
 
-It also holds the one decode timer that lessons 02 and 03 share, `decode_times`.
+It also hands lessons 02 and 03 the decode timer, `experiments.decode_times`.
 
 The lessons import it from their own folder (the working directory of a notebook's
 kernel, in JupyterLab and in `make lessons` alike).
@@ -35,7 +35,8 @@ except ImportError:
     pass
 import matplotlib.pyplot as plt        # noqa: E402
 
-from minplt import data, timing        # noqa: E402
+from minplt import data                # noqa: E402
+from minplt.experiments import decode_times  # noqa: E402  (shared by lessons 02, 03)
 from minplt import model as M          # noqa: E402
 
 plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80, "figure.figsize": (6, 3.5)})
@@ -43,20 +44,5 @@ np.set_printoptions(precision=4, suppress=True, linewidth=100)
 
 __all__ = ["FAST", "M", "data", "np", "plt", "matplotlib", "decode_times"]
 
-
-def decode_times(params, cfg, prompt, n_steps, schedule="auto", repeats=1, backend="numpy"):
-    """Seconds per decode step (the mean over n_steps greedy M.step calls), one value per
-    repeat, each run from a fresh prefill of `prompt` that is not timed (minplt.timing)."""
-    def fresh():
-        logits, cache = M.prefill(params, cfg, prompt, capacity=len(prompt) + n_steps,
-                                  backend=backend)
-        return cache, int(np.argmax(logits))
-
-    def decode(state):
-        cache, token = state
-        for _ in range(n_steps):
-            token = int(np.argmax(M.step(params, cfg, cache, token, schedule)))
-
-    return [seconds / n_steps for seconds in timing.repeat(decode, repeats, setup=fresh)]
 
 print(f"MINPLT_FAST={'1 (quick version)' if FAST else 'off (full version)'}; numpy {np.__version__}")

@@ -244,10 +244,10 @@ def pick_backend(requested: str = "auto") -> tuple[str, str]:
         return "numpy", f"numpy (numba unavailable: {type(e).__name__})"
 
 
-def decode_ms_per_token(params, cfg: model.Config, prompt, n_tokens: int = 32,
-                        backend: str = "numpy", repeats: int = 3) -> float:
-    """Milliseconds per model.step after a prefill of `prompt`, the best of `repeats`
-    runs (timing.repeat says why the best). 'auto' schedule: parallel for CLP models."""
+def decode_times(params, cfg: model.Config, prompt, n_tokens: int = 32, schedule="auto",
+                 repeats: int = 1, backend: str = "numpy") -> list[float]:
+    """Seconds per decode step (the mean over n_tokens greedy model.step calls), one
+    value per repeat, each run from a fresh prefill of `prompt` that is not timed."""
     def prefilled():
         logits, cache = model.prefill(params, cfg, prompt, capacity=len(prompt) + n_tokens,
                                       backend=backend)
@@ -256,9 +256,16 @@ def decode_ms_per_token(params, cfg: model.Config, prompt, n_tokens: int = 32,
     def decode(state):
         token, cache = state
         for _ in range(n_tokens):
-            token = int(np.argmax(model.step(params, cfg, cache, token, "auto")))
+            token = int(np.argmax(model.step(params, cfg, cache, token, schedule)))
 
-    return 1000 * timing.best(decode, repeats, setup=prefilled) / n_tokens
+    return [seconds / n_tokens for seconds in timing.repeat(decode, repeats, setup=prefilled)]
+
+
+def decode_ms_per_token(params, cfg: model.Config, prompt, n_tokens: int = 32,
+                        backend: str = "numpy", repeats: int = 3) -> float:
+    """Milliseconds per model.step after a prefill of `prompt`, the best of `repeats`
+    runs (timing.repeat says why the best). 'auto' schedule: parallel for CLP models."""
+    return 1000 * min(decode_times(params, cfg, prompt, n_tokens, "auto", repeats, backend))
 
 
 # Printed under every latency table: what these toy-size timings can and cannot show.
