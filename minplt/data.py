@@ -455,6 +455,12 @@ class PointerTask(Task):
         return {"hops": self.hops, "nodes": self.nodes, "queries": self.queries,
                 "think": self.think, "min_hops": self.min_hops, **super().config()}
 
+    def with_hops(self, hops: int) -> "PointerTask":
+        """The same task with every line asking exactly `hops` hops, padded to this
+        task's seq_len: for scoring a model trained on a mixture at each depth."""
+        return PointerTask(hops=hops, min_hops=hops, nodes=self.nodes, queries=self.queries,
+                           think=self.think, seq_len=self.seq_len, loss_on=self.loss_on)
+
     @classmethod
     def pointer(cls, source: str, target: str) -> str:
         """The one character that stands for the pointer source -> target ('e', 'c')."""

@@ -53,6 +53,7 @@ ROWS = {
 
 # Task arguments used for each task (the loss is on the answer only).
 TASK_SETTINGS = {
+    "pointer": dict(hops=2, min_hops=1, think=1),
     "sort": dict(length=10),
     "multihop": dict(hops=2, distractors=2),
     "addition": dict(digits=3),
@@ -114,9 +115,26 @@ def describe_task(task) -> str:
     return f"{task.name} ({args})"
 
 
+def parse_row(name: str) -> tuple[str, int]:
+    """A row name -> (variant, layer multiplier): a ROWS name, a variant ('loop-3'), or a
+    variant with its stack repeated ('vanilla-3x': a plain stack of 3 blocks)."""
+    if name in ROWS:
+        return ROWS[name]
+    base, _, times = name.rpartition("-")
+    if base and times[:-1].isdigit() and times.endswith("x") and int(times[:-1]) >= 1:
+        variant, multiplier = base, int(times[:-1])
+    else:
+        variant, multiplier = name, 1
+    try:
+        model.make_config(variant)
+    except ValueError as err:
+        raise ValueError(f"unknown row {name!r}: {err}; or one of {', '.join(ROWS)}") from None
+    return variant, multiplier
+
+
 def row_config(name: str, task, s: Settings) -> model.Config:
     """The shared stack s.model, looped as the row's variant."""
-    variant, layer_multiplier = ROWS[name]
+    variant, layer_multiplier = parse_row(name)
     looped = model.make_config(variant)                 # the variant's loop count and flags
     return dataclasses.replace(s.model, n_loops=looped.n_loops, clp=looped.clp,
                                kv_share=looped.kv_share, gswa=looped.gswa,
@@ -152,13 +170,13 @@ def check_run_folders(out_dir: str, names, s: Settings, resume: bool, overwrite:
 
 
 def train_one(name: str, task, s: Settings, seed: int, out_dir=None, progress: bool = False,
-              resume: bool = False, overwrite: bool = False):
+              resume: bool = False, overwrite: bool = False, label: str | None = None):
     """Train one row with one seed (in this process or a worker: parallel.map_runs);
     returns its trainlib.TrainResult. With out_dir the run keeps its checkpoint and log
     in run_folder(...); resume continues (or just reloads, when finished) a run found
     there, overwrite replaces it. Lines are printed prefixed with the run's name.
     Returns None, having saved what it could, when a Ctrl-C stopped the run (or came
-    before it started)."""
+    before it started). `label` names the run in what is printed (default: name)."""
     settings = s.train.replace(seed=seed, warmup=min(s.train.warmup, s.train.steps // 2),
                                checkpoint_every=s.train.steps,
                                log_every=max(1, s.train.steps // 10))
@@ -170,12 +188,12 @@ def train_one(name: str, task, s: Settings, seed: int, out_dir=None, progress: b
     start = time.perf_counter()
     result = trainlib.train(
         cfg, task, settings, out_dir=run_dir, resume=resume and found, overwrite=overwrite,
-        log=(lambda line: print(f"  [{name}] {line.strip()}", flush=True)) if progress
+        log=(lambda line: print(f"  [{label or name}] {line.strip()}", flush=True)) if progress
         else (lambda line: None))
     if result.interrupted:              # Ctrl-C stops the whole experiment, not one run
         parallel.stop()
         return None
-    print(f"  {name:<20} seed {seed}: val acc {100 * result.val_acc:5.1f}%  val loss "
+    print(f"  {label or name:<20} seed {seed}: val acc {100 * result.val_acc:5.1f}%  val loss "
           f"{result.val_loss:.3f}  ({time.perf_counter() - start:.0f}s)", flush=True)
     return dataclasses.replace(result, data=None)       # the task is the caller's already
 

@@ -310,6 +310,102 @@ def plot_accuracy_vs_latency(rows, ax=None):
     return fig
 
 
+# ---------------------------------------------------------------- what the loops buy
+
+def _depth_label(row):
+    """'loop-3\n1 block x 3 loops' from a row of minplt.hops.summarize."""
+    return (f"{row['row']}\n{row['n_layer']} block{'s' * (row['n_layer'] > 1)} x "
+            f"{row['n_loops']} loop{'s' * (row['n_loops'] > 1)}")
+
+
+def _depth_color(row):
+    """Looped rows in the loop family's oranges, darker with more loops; plain stacks in
+    greys, darker with more blocks."""
+    if row["n_loops"] > 1:
+        return ["#E69F00", "#D55E00", "#8B2500"][min(row["n_loops"], 4) - 2]
+    return ["#9a9a9a", "#5a5a5a", "#1a1a1a"][min(row["n_layer"], 3) - 1]
+
+
+def plot_accuracy_vs_hops(rows, chance=None):
+    """The depth experiment of minplt.hops: a heat map of % answers right (mean over
+    seeds, ± std written in each cell) for each model (rows) and number of hops k
+    (columns), beside the same numbers as curves with one-std error bars. `rows` are
+    minplt.hops.summarize entries; those of another experiment are skipped."""
+    rows = [r for r in rows if r["experiment"] == "depth"]
+    fig = new_figure((12, 0.55 * len(rows) + 2.6))
+    if not rows:
+        _empty(fig.add_subplot(), "no depth results")
+        return fig
+    heat_ax, line_ax = fig.subplots(1, 2, width_ratios=[1.1, 1])
+    hops = rows[0]["hops"]
+    grid = 100 * np.array([r["answers"] for r in rows])
+    spread = 100 * np.array([r["answers_std"] for r in rows])
+    image = heat_ax.imshow(grid, vmin=0, vmax=100, cmap="viridis", aspect="auto")
+    for i in range(len(rows)):
+        for j in range(len(hops)):
+            text = f"{grid[i, j]:.0f}" + (f"\n± {spread[i, j]:.0f}" if rows[i]["seeds"] > 1 else "")
+            heat_ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                         color="black" if grid[i, j] > 60 else "white")
+    heat_ax.set_xticks(range(len(hops)), [f"k={k}" for k in hops])
+    heat_ax.set_yticks(range(len(rows)), [_depth_label(r) for r in rows], fontsize=8)
+    heat_ax.set_xlabel("hops per question")
+    heat_ax.set_title("% answers right (mean ± std over seeds)", fontsize=10)
+    fig.colorbar(image, ax=heat_ax, shrink=0.8)
+    for r in rows:
+        line_ax.errorbar(r["hops"], 100 * np.array(r["answers"]),
+                         yerr=100 * np.array(r["answers_std"]), fmt="o-" if not r["row"].endswith("x") else "s--",
+                         capsize=3, color=_depth_color(r), label=r["row"])
+    if chance is not None:
+        line_ax.axhline(100 * chance, color="grey", linestyle=":", label="guessing")
+    line_ax.set_xticks(hops)
+    line_ax.set_ylim(0, 105)
+    line_ax.set(xlabel="hops per question k", ylabel="answers right (%)")
+    line_ax.set_title("Accuracy against hops: solid looped, dashed plain stacks", fontsize=10)
+    line_ax.grid(alpha=0.3)
+    line_ax.legend(fontsize=8)
+    seeds = rows[0]["seeds"]
+    fig.suptitle(f"What the loops buy: pointer chasing, one shared block looped L times vs "
+                 f"plain stacks ({seeds} seed{'s' * (seeds > 1)})", fontsize=11)
+    return fig
+
+
+def plot_thinking(rows, reference="loop-3"):
+    """The thinking experiment of minplt.hops: % answers right against the number of
+    filler positions before each answer, one panel per number of hops k >= 2, one
+    line per CLP model, and the model `reference` (no CLP, no fillers) as a dotted
+    level."""
+    thinking = [r for r in rows if r["experiment"] == "thinking"]
+    ref = next((r for r in rows if r["experiment"] == "depth" and r["row"] == reference), None)
+    hops = [k for k in (thinking[0]["hops"] if thinking else []) if k >= 2]
+    fig = new_figure((4 * max(1, len(hops)), 3.6))
+    if not thinking or not hops:
+        _empty(fig.add_subplot(), "no thinking results")
+        return fig
+    axes = np.atleast_1d(fig.subplots(1, len(hops), sharey=True))
+    names = list(dict.fromkeys(r["row"] for r in thinking))
+    for ax, k in zip(axes, hops):
+        j = thinking[0]["hops"].index(k)
+        for name in names:
+            line = sorted((r for r in thinking if r["row"] == name), key=lambda r: r["fillers"])
+            ax.errorbar([r["fillers"] for r in line], [100 * r["answers"][j] for r in line],
+                        yerr=[100 * r["answers_std"][j] for r in line], fmt="o-", capsize=3,
+                        color=family_color(name), label=name)
+        if ref is not None and k in ref["hops"]:
+            ax.axhline(100 * ref["answers"][ref["hops"].index(k)], color=family_color(reference),
+                       linestyle=":", label=f"{reference}, no fillers")
+        ax.axvline(k - 1, color="grey", linewidth=0.8, alpha=0.5)
+        ax.set_xticks(sorted({r["fillers"] for r in thinking}))
+        ax.set_ylim(0, 105)
+        ax.set(xlabel="filler positions before each answer", title=f"k = {k} hops "
+               f"(grey line: k - 1 fillers)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("answers right (%)")
+    axes[-1].legend(fontsize=8)
+    fig.suptitle("Thinking positions: under CLP an answer's loops run along the diagonal,\n"
+                 "so deeper questions need positions before the answer", fontsize=10)
+    return fig
+
+
 # ---------------------------------------------------------------- attention and gates
 
 def plot_attention(maps, titles=None, cmap="viridis", labels=None):

@@ -1,0 +1,290 @@
+"""What the loops buy: `python -m minplt hops`.
+
+On pointer chasing (data.PointerTask: each question is a letter, its answer the letter
+k pointers further on, and one token holds one pointer, so one attention step follows
+one pointer), this trains one shared one-block stack in several ways and scores every
+model at each number of hops k. Two experiments:
+
+  depth      vanilla (the block once), loop-2 and loop-3 (the block looped), and plain
+             stacks of 2 and 3 blocks (vanilla-2x, vanilla-3x: the looped models'
+             compute with 2-3x the parameters), trained on a mixture of 1..K hops
+             -> accuracy_vs_hops.png: accuracy against k for each model
+  thinking   loop+clp+kvshare-3 and plt-3 with 0, 1 or 2 filler positions ('thinking'
+             tokens) before each answer. Under cross-loop parallelism loop l of a
+             position reads loop l-1 of the position before (docs/method.md §4), so
+             the depth that reaches an answer is spread over the positions before it:
+             a question of k hops should need k-1 fillers. loop-3 of the depth
+             experiment (no fillers) is the reference.
+             -> thinking.png
+
+Every cell trains with several seeds (default 3), one run per core in worker
+processes; results.md gives mean ± std over seeds, results.json every run. The full
+run takes about 35 minutes on two cores; --seeds 1 a third of that; --quick seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from minplt import checkpoint, model, parallel
+from minplt import data as datalib
+from minplt import experiments as ex
+from minplt import train as trainlib
+
+DEPTH_ROWS = ("vanilla", "loop-2", "loop-3", "vanilla-2x", "vanilla-3x")
+THINK_ROWS = ("loop+clp+kvshare-3", "plt-3")
+FILLERS = (0, 1, 2)
+SOLVED = 0.9            # a depth counts as solved from this accuracy per answer
+
+# The stack and budget chosen by measurement (README Findings): width 64 with a narrow
+# MLP learns the look-ups within 8000 steps of lr 1e-2, where the wider default MLP
+# learns slower; 10 letters and 5 questions per line give 5 answers to learn from.
+SETTINGS = ex.Settings(
+    task="pointer", task_kwargs=dict(hops=3, min_hops=1, nodes=10, queries=5, think=0),
+    model=model.Config(n_embd=64, n_head=4, d_ff=16, n_layer=1, window=4, block_size=64),
+    train=trainlib.TrainSettings(steps=8000, batch_size=32, lr=1e-2, warmup=200,
+                                 eval_every=1000, eval_batches=4),
+    seeds=(0, 1, 2))
+QUICK = SETTINGS.replace(
+    task_kwargs=dict(hops=2, min_hops=1, nodes=5, queries=2, think=0), seeds=(0,),
+    train=SETTINGS.train.replace(steps=10, batch_size=8, eval_every=5, eval_batches=1))
+N_SCORED = {"full": 512, "quick": 16}       # lines scored per model and hop count
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One trained model: an experiment, a row and a number of fillers."""
+    experiment: str     # 'depth' or 'thinking'
+    row: str            # an experiments row name: 'loop-3', 'vanilla-2x', 'plt-3'
+    fillers: int        # thinking positions before each answer
+
+    @property
+    def label(self) -> str:
+        return self.row if self.experiment == "depth" else f"{self.row}, {self.fillers} filler(s)"
+
+
+def cells(depth_rows=DEPTH_ROWS, think_rows=THINK_ROWS, fillers=FILLERS) -> list[Cell]:
+    return ([Cell("depth", row, 0) for row in depth_rows]
+            + [Cell("thinking", row, n) for row in think_rows for n in fillers])
+
+
+def score_by_hops(params, cfg: model.Config, task, n_lines: int, seed: int = 0) -> dict:
+    """k -> (fraction of answers right, fraction of lines with every answer right) on
+    n_lines validation lines of exactly k hops, for k = 1..task.hops."""
+    scores = {}
+    for k in range(1, task.hops + 1):
+        at_k = task.with_hops(k)
+        x, y, mask = at_k.get_batch("val", n_lines, np.random.default_rng([seed, k]))
+        logits = model.forward(params, cfg, x)[0]
+        scores[k] = (datalib.answer_token_accuracy(logits, y, mask),
+                     float(at_k.exact_match(logits, y, mask).mean()))
+    return scores
+
+
+def train_and_score(cell: Cell, task, s: ex.Settings, seed: int, n_lines: int) -> dict | None:
+    """Train one cell with one seed (in a worker) and score it at every depth; a small
+    JSON-ready record, or None after a Ctrl-C."""
+    result = ex.train_one(cell.row, task, s, seed, label=cell.label)
+    if result is None:
+        return None
+    per_k = score_by_hops(result.params, result.config, task, n_lines)
+    return dict(experiment=cell.experiment, row=cell.row, fillers=cell.fillers, seed=seed,
+                params=model.count_params(result.params), seconds=result.elapsed,
+                n_layer=result.config.n_layer, n_loops=result.config.n_loops,
+                answers={k: a for k, (a, _) in per_k.items()},
+                lines={k: l for k, (_, l) in per_k.items()},
+                curve=[(r["step"], r["val_acc"]) for r in result.rows if r.get("val_acc") is not None])
+
+
+def run_cells(s: ex.Settings, chosen: list[Cell], n_lines: int, workers: int) -> list[dict]:
+    """Every cell with every seed, `workers` at a time; the records in a fixed order."""
+    jobs = []
+    for cell in chosen:
+        task = datalib.make_task(s.task, loss_on="answer",
+                                 **{**s.task_kwargs, "think": cell.fillers})
+        jobs += [(cell, task, s, seed, n_lines) for seed in s.seeds]
+    records = parallel.map_runs(train_and_score, jobs, workers)
+    if any(r is None for r in records):
+        raise KeyboardInterrupt
+    return records
+
+
+def summarize(records: list[dict]) -> list[dict]:
+    """One row per (experiment, row, fillers): mean and std over seeds at every k."""
+    groups: dict = {}
+    for r in records:
+        groups.setdefault((r["experiment"], r["row"], r["fillers"]), []).append(r)
+    rows = []
+    for (experiment, row, fillers), runs in groups.items():
+        ks = sorted(runs[0]["answers"], key=int)
+        entry = dict(experiment=experiment, row=row, fillers=fillers, seeds=len(runs),
+                     params=runs[0]["params"], n_layer=runs[0]["n_layer"],
+                     n_loops=runs[0]["n_loops"], hops=[int(k) for k in ks],
+                     seconds=float(np.mean([r["seconds"] for r in runs])))
+        for what in ("answers", "lines"):
+            values = np.array([[r[what][k] for k in ks] for r in runs])
+            entry[what] = values.mean(0).tolist()
+            entry[what + "_std"] = (values.std(0, ddof=1) if len(runs) > 1
+                                    else np.zeros(len(ks))).tolist()
+            entry[what + "_per_seed"] = values.tolist()
+        rows.append(entry)
+    return rows
+
+
+def solved_up_to(entry: dict) -> int:
+    """The largest k such that every depth up to k is solved (mean accuracy per answer
+    >= SOLVED); 0 when not even one hop is."""
+    depth = 0
+    for k, accuracy in zip(entry["hops"], entry["answers"]):
+        if accuracy < SOLVED:
+            break
+        depth = k
+    return depth
+
+
+def findings(rows: list[dict]) -> list[str]:
+    """The statements the run supports, worked out from its numbers."""
+    by = {(r["row"], r["fillers"]): r for r in rows}
+    lines = []
+    for r in rows:
+        if r["experiment"] == "depth":
+            lines.append(f"{r['row']} ({r['n_layer']} block(s) x {r['n_loops']} loop(s)) "
+                         f"solves up to {solved_up_to(r)} hop(s)")
+    for looped, plain in (("loop-2", "vanilla-2x"), ("loop-3", "vanilla-3x")):
+        if (looped, 0) in by and (plain, 0) in by:
+            a, b = by[looped, 0], by[plain, 0]
+            gap = max(abs(x - y) for x, y in zip(a["answers"], b["answers"]))
+            lines.append(f"{looped} against {plain} ({b['params']:,} vs {a['params']:,} "
+                         f"parameters): largest gap {100 * gap:.1f} points per answer")
+    for r in rows:
+        if r["experiment"] == "thinking":
+            lines.append(f"{r['row']} with {r['fillers']} filler(s) solves up to "
+                         f"{solved_up_to(r)} hop(s)")
+    return lines
+
+
+def _cell(mean, std, seeds) -> str:
+    return f"{100 * mean:.0f} ± {100 * std:.0f}" if seeds > 1 else f"{100 * mean:.0f}"
+
+
+def results_markdown(rows, s: ex.Settings, task, elapsed: float) -> str:
+    m, t = s.model, s.train
+    ks = rows[0]["hops"]
+    head = " | ".join(f"k={k}" for k in ks)
+    text = [f"# What the loops buy: pointer chasing\n",
+            f"Task: {ex.describe_task(task)}; trained on a mixture of "
+            f"{task.min_hops}..{task.hops} hops, scored on {N_SCORED['full']} lines "
+            f"of each k. Model: width {m.n_embd}, {m.n_head} heads, MLP {m.d_ff}, one "
+            f"block in the shared stack. Training: {t.steps} steps of {t.batch_size} lines, "
+            f"lr {t.lr}, seeds {', '.join(map(str, s.seeds))}. Cells: % of answers right, "
+            f"mean ± std over seeds (% of lines with all {task.queries} answers right in "
+            f"results.json). {ex.machine_line()}; {elapsed / 60:.1f} min.\n"]
+    for experiment, title in (("depth", "Depth: accuracy against hops"),
+                              ("thinking", "Thinking positions under CLP")):
+        chosen = [r for r in rows if r["experiment"] == experiment]
+        if not chosen:
+            continue
+        text += [f"## {title}\n", f"| model | blocks x loops | fillers | params | {head} |",
+                 "|---|---|---:|---:|" + "---:|" * len(ks)]
+        for r in chosen:
+            text.append(f"| {r['row']} | {r['n_layer']} x {r['n_loops']} | {r['fillers']} | "
+                        f"{r['params']:,} | " + " | ".join(
+                            _cell(a, sd, r["seeds"]) for a, sd in zip(r["answers"], r["answers_std"]))
+                        + " |")
+        text.append("")
+    text += ["Read from the numbers (solved: at least "
+             f"{100 * SOLVED:.0f}% of answers right, mean over seeds):\n"]
+    text += [f"- {line}" for line in findings(rows)]
+    return "\n".join(text) + "\n"
+
+
+def write_figures(out_dir: str, rows: list[dict]) -> list[str]:
+    import matplotlib
+    matplotlib.use("Agg")             # files only, no window
+    from visualizations import charts
+
+    paths = []
+    for name, plot, experiment in (("accuracy_vs_hops.png", charts.plot_accuracy_vs_hops, "depth"),
+                                   ("thinking.png", charts.plot_thinking, "thinking")):
+        if any(r["experiment"] == experiment for r in rows):
+            paths.append(os.path.join(out_dir, name))
+            plot(rows).savefig(paths[-1], dpi=120)
+    return paths
+
+
+def run_hops(s: ex.Settings, out_dir: str, chosen: list[Cell], n_lines: int,
+             workers: int) -> dict:
+    checkpoint.check_out_folder(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    task = ex.make_task(s)
+    print(f"hops: {len(chosen)} models x {len(s.seeds)} seed(s), {s.train.steps} steps each, "
+          f"on {ex.describe_task(task)}, {workers} at a time", flush=True)
+    start = time.perf_counter()
+    records = run_cells(s, chosen, n_lines, workers)
+    elapsed = time.perf_counter() - start
+    rows = summarize(records)
+    report = dict(settings=dataclasses.asdict(s), task=dict(name=task.name, **task.config()),
+                  machine=ex.machine_line(), seconds=elapsed, rows=rows, runs=records)
+    checkpoint.atomic_write(os.path.join(out_dir, "results.json"), json.dumps(report, indent=1))
+    text = results_markdown(rows, s, task, elapsed)
+    checkpoint.atomic_write(os.path.join(out_dir, "results.md"), text)
+    figures = write_figures(out_dir, rows)
+    print("\n" + text)
+    print(f"wrote results.md, results.json and {', '.join(map(os.path.basename, figures))} "
+          f"in {out_dir}")
+    return report
+
+
+# ----------------------------------------------------------------------------------------
+# The command line: python -m minplt hops
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="out/hops", help="output folder (default out/hops)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke test in seconds (the models learn nothing)")
+    parser.add_argument("--experiment", choices=("all", "depth", "thinking"), default="all",
+                        help="run one of the two experiments (default: both)")
+    parser.add_argument("--seeds", type=int, help=f"seeds per model (default {len(SETTINGS.seeds)})")
+    parser.add_argument("--steps", type=int, help=f"training steps per model "
+                        f"(default {SETTINGS.train.steps})")
+    parser.add_argument("--hops", type=int, help=f"the deepest questions trained and scored "
+                        f"(default {SETTINGS.task_kwargs['hops']})")
+    ex.add_workers_argument(parser)
+
+
+def run(args) -> int:
+    s = QUICK if args.quick else SETTINGS
+    changes = {}
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+        changes["seeds"] = tuple(range(args.seeds))
+    if args.steps is not None:
+        changes["train"] = s.train.replace(steps=args.steps)
+    if args.hops is not None:
+        changes["task_kwargs"] = {**s.task_kwargs, "hops": args.hops}
+    s = s.replace(**changes)          # Settings checks the task's arguments
+    chosen = [c for c in cells() if args.experiment in ("all", c.experiment)]
+    try:
+        run_hops(s, args.out, chosen, N_SCORED["quick" if args.quick else "full"],
+                 ex.workers_from_args(args))
+    except KeyboardInterrupt:
+        print("\nstopped: nothing written (the runs of this command keep no checkpoints)")
+        return 130
+    return 0
+
+
+def main(argv=None) -> int:
+    """`python -m minplt.hops` is `python -m minplt hops`."""
+    from minplt import cli
+    return cli.main(["hops", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

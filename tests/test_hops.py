@@ -1,0 +1,122 @@
+"""Tests of `python -m minplt hops` (minplt/hops.py): scoring at each depth, the
+summary over seeds and what is read from it, and the command end to end."""
+import json
+import string
+
+import numpy as np
+import pytest
+
+from minplt import experiments as ex
+from minplt import hops, model
+from minplt.data import PointerTask
+
+
+def test_with_hops_fixes_the_depth_and_keeps_the_line_length():
+    task = PointerTask(hops=3, min_hops=1, nodes=8, queries=3, think=1)
+    for k in (1, 2, 3):
+        at_k = task.with_hops(k)
+        assert (at_k.hops, at_k.min_hops, at_k.seq_len, at_k.think) == (k, k, task.seq_len, 1)
+        rng = np.random.default_rng(k)
+        for _ in range(20):
+            prompt, answer = at_k.sample("val", rng)
+            assert prompt.startswith(f"{k}:") and at_k.solve(prompt) == answer
+
+
+def oracle_forward(task, wrong_from_hops=None):
+    """A stand-in for model.forward that reads each line and answers every question
+    right (or, from `wrong_from_hops` hops on, answers with the question itself)."""
+    letters = string.ascii_lowercase
+
+    def forward(params, cfg, x, targets=None):
+        B, T = x.shape
+        logits = np.zeros((B, T, task.vocab_size))
+        for b in range(B):
+            text = task.tokenizer.decode(x[b])
+            head, _ = text.split("|")
+            k, table = int(head.split(":")[0]), head.split(":")[1]
+            following = dict(task.unpointer(c) for c in table)
+            start = len(head) + 1
+            for j in range(task.queries):
+                question = text[start + j * (2 + task.think)]
+                answer = question
+                if wrong_from_hops is None or k < wrong_from_hops:
+                    for _ in range(k):
+                        answer = following[answer]
+                t = start + j * (2 + task.think) + task.think  # predicts the answer
+                logits[b, t, task.tokenizer.encode(answer)[0]] = 10.0
+        return logits, None, None
+    return forward
+
+
+def test_score_by_hops_gives_100_for_an_oracle_and_0_where_it_fails(monkeypatch):
+    task = PointerTask(hops=3, min_hops=1, nodes=8, queries=3, think=1, loss_on="answer")
+    monkeypatch.setattr(hops.model, "forward", oracle_forward(task))
+    assert hops.score_by_hops(None, None, task, 32) == {1: (1.0, 1.0), 2: (1.0, 1.0), 3: (1.0, 1.0)}
+    monkeypatch.setattr(hops.model, "forward", oracle_forward(task, wrong_from_hops=3))
+    assert hops.score_by_hops(None, None, task, 32) == {1: (1.0, 1.0), 2: (1.0, 1.0), 3: (0.0, 0.0)}
+
+
+def test_an_untrained_model_scores_near_guessing_at_every_depth():
+    task = PointerTask(hops=2, min_hops=1, nodes=8, queries=4, loss_on="answer")
+    cfg = model.Config(vocab_size=task.vocab_size, block_size=task.block_size, n_embd=16,
+                       n_head=2, d_ff=16, n_layer=1)
+    scores = hops.score_by_hops(model.init_params(cfg, seed=0), cfg, task, 64)
+    assert set(scores) == {1, 2}
+    for answers, lines in scores.values():
+        assert 0 <= lines <= answers < 0.35      # one of 8 letters: ~12%
+
+
+def record(row, seed, answers, experiment="depth", fillers=0):
+    return dict(experiment=experiment, row=row, fillers=fillers, seed=seed, params=100,
+                seconds=1.0, n_layer=1, n_loops=1, answers={str(k + 1): a for k, a in enumerate(answers)},
+                lines={str(k + 1): a ** 5 for k, a in enumerate(answers)}, curve=[])
+
+
+def test_summary_over_seeds_and_the_depth_each_model_solves():
+    records = [record("vanilla", 0, [1.0, 0.2, 0.1]), record("vanilla", 1, [0.98, 0.3, 0.1]),
+               record("loop-2", 0, [1.0, 0.95, 0.5]), record("loop-2", 1, [1.0, 0.97, 0.9]),
+               record("plt-3", 0, [1.0, 0.5, 0.2], "thinking", 1)]
+    rows = hops.summarize(records)
+    by = {(r["row"], r["fillers"]): r for r in rows}
+    assert by["vanilla", 0]["answers"] == pytest.approx([0.99, 0.25, 0.1])
+    assert by["vanilla", 0]["answers_std"][0] == pytest.approx(np.std([1.0, 0.98], ddof=1))
+    assert by["loop-2", 0]["seeds"] == 2 and by["plt-3", 1]["answers_std"] == [0, 0, 0]
+    assert [hops.solved_up_to(by[key]) for key in by] == [1, 2, 1]
+    # a gap at k=1 stops the count even if deeper hops are solved
+    assert hops.solved_up_to(dict(hops=[1, 2], answers=[0.5, 1.0])) == 0
+    lines = hops.findings(rows)
+    assert "vanilla (1 block(s) x 1 loop(s)) solves up to 1 hop(s)" in lines
+    assert "plt-3 with 1 filler(s) solves up to 1 hop(s)" in lines
+
+
+def test_rows_of_plain_stacks_and_variants():
+    assert ex.parse_row("vanilla-3x") == ("vanilla", 3)
+    assert ex.parse_row("loop-3") == ("loop-3", 1)
+    assert ex.parse_row("vanilla-2x") == ("vanilla", 2)
+    task = PointerTask(loss_on="answer")
+    cfg = ex.row_config("vanilla-3x", task, hops.SETTINGS)
+    assert (cfg.n_layer, cfg.n_loops, cfg.n_embd) == (3, 1, 64)
+    with pytest.raises(ValueError, match="unknown row 'loop-3y'"):
+        ex.parse_row("loop-3y")
+
+
+def test_hops_command_quick_writes_tables_and_figures(tmp_path, capsys):
+    from minplt import cli
+    out = tmp_path / "hops"
+    assert cli.main(["hops", "--quick", "--out", str(out)]) == 0
+    report = json.loads((out / "results.json").read_text())
+    assert len(report["runs"]) == len(hops.cells())
+    text = (out / "results.md").read_text()
+    assert "## Depth: accuracy against hops" in text and "## Thinking positions" in text
+    assert (out / "accuracy_vs_hops.png").stat().st_size > 0
+    assert (out / "thinking.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seeds", "0"], "--seeds must be >= 1"),
+    (["--hops", "0"], "hops must be"),
+])
+def test_hops_command_bad_arguments_say_what_to_do(tmp_path, capsys, argv, message):
+    from minplt import cli
+    assert cli.main(["hops", "--quick", "--out", str(tmp_path / "h"), *argv]) != 0
+    assert message in capsys.readouterr().err
