@@ -9,12 +9,14 @@ model at each number of hops k. Two experiments:
              stacks of 2 and 3 blocks (vanilla-2x, vanilla-3x: the looped models'
              compute with 2-3x the parameters), trained on a mixture of 1..K hops
              -> accuracy_vs_hops.png: accuracy against k for each model
-  thinking   loop+clp+kvshare-3 and plt-3 with 0, 1 or 2 filler positions ('thinking'
-             tokens) before each answer. Under cross-loop parallelism loop l of a
-             position reads loop l-1 of the position before (docs/method.md §4), so
-             the depth that reaches an answer is spread over the positions before it:
-             a question of k hops should need k-1 fillers. loop-3 of the depth
-             experiment (no fillers) is the reference.
+  thinking   loop-3, loop+clp+kvshare-3 and plt-3 with 0, 1 or 2 filler positions
+             ('thinking' tokens) before each answer. Under cross-loop parallelism
+             loop l of a position reads loop l-1 of the position before (docs/method.md
+             §4), so the depth that reaches an answer is spread over the positions
+             before it: a question of k hops should need k-1 fillers. Without CLP a
+             filler is no help: the answer position must first fetch the question
+             from the position before, which costs a step of depth. (loop-3 with no
+             fillers is the run of the depth experiment.)
              -> thinking.png
 
 Every cell trains with several seeds (default 3), one run per core in worker
@@ -38,7 +40,7 @@ from minplt import experiments as ex
 from minplt import train as trainlib
 
 DEPTH_ROWS = ("vanilla", "loop-2", "loop-3", "vanilla-2x", "vanilla-3x")
-THINK_ROWS = ("loop+clp+kvshare-3", "plt-3")
+THINK_ROWS = ("loop-3", "loop+clp+kvshare-3", "plt-3")
 FILLERS = (0, 1, 2)
 SOLVED = 0.9            # a depth counts as solved from this accuracy per answer
 
@@ -70,8 +72,11 @@ class Cell:
 
 
 def cells(depth_rows=DEPTH_ROWS, think_rows=THINK_ROWS, fillers=FILLERS) -> list[Cell]:
+    """The models to train; a thinking row with no fillers that is also a depth row is
+    trained once (summarize() shows it in both experiments)."""
     return ([Cell("depth", row, 0) for row in depth_rows]
-            + [Cell("thinking", row, n) for row in think_rows for n in fillers])
+            + [Cell("thinking", row, n) for row in think_rows for n in fillers
+               if n > 0 or row not in depth_rows])
 
 
 def score_by_hops(params, cfg: model.Config, task, n_lines: int, seed: int = 0) -> dict:
@@ -115,11 +120,16 @@ def run_cells(s: ex.Settings, chosen: list[Cell], n_lines: int, workers: int) ->
     return records
 
 
-def summarize(records: list[dict]) -> list[dict]:
-    """One row per (experiment, row, fillers): mean and std over seeds at every k."""
+def summarize(records: list[dict], think_rows=THINK_ROWS) -> list[dict]:
+    """One row per (experiment, row, fillers): mean and std over seeds at every k. A
+    depth run of a thinking row counts in the thinking experiment too (no fillers)."""
     groups: dict = {}
     for r in records:
         groups.setdefault((r["experiment"], r["row"], r["fillers"]), []).append(r)
+    thinking = {row for experiment, row, _ in groups if experiment == "thinking"}
+    for (experiment, row, fillers), runs in list(groups.items()):
+        if experiment == "depth" and row in think_rows and row in thinking:
+            groups.setdefault(("thinking", row, 0), runs)
     rows = []
     for (experiment, row, fillers), runs in groups.items():
         ks = sorted(runs[0]["answers"], key=int)
@@ -134,7 +144,8 @@ def summarize(records: list[dict]) -> list[dict]:
                                     else np.zeros(len(ks))).tolist()
             entry[what + "_per_seed"] = values.tolist()
         rows.append(entry)
-    return rows
+    order = {row: i for i, row in enumerate(dict.fromkeys(r["row"] for r in records))}
+    return sorted(rows, key=lambda r: (r["experiment"] != "depth", order[r["row"]], r["fillers"]))
 
 
 def solved_up_to(entry: dict) -> int:
@@ -186,7 +197,7 @@ def results_markdown(rows, s: ex.Settings, task, elapsed: float) -> str:
             f"mean ± std over seeds (% of lines with all {task.queries} answers right in "
             f"results.json). {ex.machine_line()}; {elapsed / 60:.1f} min.\n"]
     for experiment, title in (("depth", "Depth: accuracy against hops"),
-                              ("thinking", "Thinking positions under CLP")):
+                              ("thinking", "Thinking positions: filler tokens before each answer")):
         chosen = [r for r in rows if r["experiment"] == experiment]
         if not chosen:
             continue

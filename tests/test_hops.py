@@ -107,7 +107,7 @@ def test_hops_command_quick_writes_tables_and_figures(tmp_path, capsys):
     report = json.loads((out / "results.json").read_text())
     assert len(report["runs"]) == len(hops.cells())
     text = (out / "results.md").read_text()
-    assert "## Depth: accuracy against hops" in text and "## Thinking positions" in text
+    assert "## Depth: accuracy against hops" in text and "## Thinking positions: filler" in text
     assert (out / "accuracy_vs_hops.png").stat().st_size > 0
     assert (out / "thinking.png").stat().st_size > 0
 

@@ -369,14 +369,12 @@ def plot_accuracy_vs_hops(rows, chance=None):
     return fig
 
 
-def plot_thinking(rows, reference="loop-3"):
+def plot_thinking(rows):
     """The thinking experiment of minplt.hops: % answers right against the number of
-    filler positions before each answer, one panel per number of hops k >= 2, one
-    line per CLP model, and the model `reference` (no CLP, no fillers) as a dotted
-    level."""
+    filler positions before each answer, one panel per number of hops k, one line per
+    model (one-std error bars over seeds)."""
     thinking = [r for r in rows if r["experiment"] == "thinking"]
-    ref = next((r for r in rows if r["experiment"] == "depth" and r["row"] == reference), None)
-    hops = [k for k in (thinking[0]["hops"] if thinking else []) if k >= 2]
+    hops = thinking[0]["hops"] if thinking else []
     fig = new_figure((4 * max(1, len(hops)), 3.6))
     if not thinking or not hops:
         _empty(fig.add_subplot(), "no thinking results")
@@ -390,10 +388,8 @@ def plot_thinking(rows, reference="loop-3"):
             ax.errorbar([r["fillers"] for r in line], [100 * r["answers"][j] for r in line],
                         yerr=[100 * r["answers_std"][j] for r in line], fmt="o-", capsize=3,
                         color=family_color(name), label=name)
-        if ref is not None and k in ref["hops"]:
-            ax.axhline(100 * ref["answers"][ref["hops"].index(k)], color=family_color(reference),
-                       linestyle=":", label=f"{reference}, no fillers")
-        ax.axvline(k - 1, color="grey", linewidth=0.8, alpha=0.5)
+        if k > 1:
+            ax.axvline(k - 1, color="grey", linewidth=0.8, alpha=0.5)
         ax.set_xticks(sorted({r["fillers"] for r in thinking}))
         ax.set_ylim(0, 105)
         ax.set(xlabel="filler positions before each answer", title=f"k = {k} hops "
