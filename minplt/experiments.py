@@ -53,17 +53,13 @@ ROWS = {
 
 # Task arguments used for each task (the loss is on the answer only).
 TASK_SETTINGS = {
-    "pointer": dict(hops=2, min_hops=1, think=1),
+    "pointer": dict(hops=2, min_hops=1),
     "sort": dict(length=10),
     "multihop": dict(hops=2, distractors=2),
     "addition": dict(digits=3),
     "parity": dict(bits=10),
 }
 
-# The default task is sorting 10 letters: of the built-in tasks it is the one these
-# models learn within the budget, and one pass through a one-layer stack is too shallow
-# for it (the two-layer vanilla-2x row shows it). The measurements behind that choice,
-# and why not multi-hop, are in the README's Findings.
 @dataclass(frozen=True)
 class Settings:
     """One ablation (or demo): the task, the shared stack every row loops, how each row
@@ -77,6 +73,11 @@ class Settings:
     train: trainlib.TrainSettings = trainlib.TrainSettings(
         steps=1500, batch_size=32, lr=3e-3, warmup=100, eval_every=150, eval_batches=8)
     seeds: tuple = (0, 1, 2)        # one run per row and seed (train.seed is replaced)
+    # On pointer chasing a CLP row gets hops-1 filler positions before each answer:
+    # under CLP the loops of an answer run along the diagonal, through the positions
+    # before it (docs/method.md §4). Without CLP a filler only costs a step of depth.
+    # `python -m minplt hops` measures both.
+    clp_thinking: bool = True
     decode_tokens: int = 32         # tokens timed per decode measurement
     kv_length: int = 1024           # positions at which KV-cache bytes are stated
 
@@ -93,16 +94,43 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-def make_task(s: Settings):
+def make_task(s: Settings, row: str | None = None):
     """The task of the settings, with the loss on the answer only: that is what the
-    accuracy measures (the prompts are random and cannot be predicted)."""
-    return datalib.make_task(s.task, loss_on="answer", **s.task_kwargs)
+    accuracy measures (the prompts are random and cannot be predicted). With a row
+    name, the layout that row trains on (Settings.clp_thinking)."""
+    task = datalib.make_task(s.task, loss_on="answer", **s.task_kwargs)
+    if row is not None and fillers_for(row, s, task):
+        task = datalib.make_task(s.task, loss_on="answer", **{
+            **s.task_kwargs, "think": task.think + fillers_for(row, s, task)})
+    return task
 
 
-SETTINGS = Settings()
-QUICK = SETTINGS.replace(task_kwargs=dict(length=4), seeds=(0, 1), decode_tokens=4,
-                         train=SETTINGS.train.replace(steps=20, batch_size=8, eval_every=10,
-                                                      eval_batches=1))
+def fillers_for(row: str, s: Settings, task) -> int:
+    """Filler positions added before each answer for `row` (Settings.clp_thinking)."""
+    if s.task != "pointer" or not s.clp_thinking or not model.make_config(parse_row(row)[0]).clp:
+        return 0
+    return task.hops - 1
+
+
+# The stack and budget of each task, chosen by measurement (the README's Findings).
+# Pointer chasing is the default: one block follows one pointer, so questions of two
+# hops need a second pass, which the loops give; a width-64 stack with a narrow MLP
+# learns it in a few thousand steps. Sorting was the default before; one pass through
+# the stack is too shallow for it as well, but it needs no chain of steps.
+TASK_DEFAULTS = {
+    "pointer": Settings(
+        task="pointer", task_kwargs=dict(TASK_SETTINGS["pointer"]),
+        model=model.Config(n_embd=64, n_head=4, d_ff=16, n_layer=1, window=4, block_size=64),
+        train=trainlib.TrainSettings(steps=6000, batch_size=32, lr=1e-2, warmup=200,
+                                     eval_every=600, eval_batches=8)),
+    **{task: Settings(task=task, task_kwargs=dict(kwargs))
+       for task, kwargs in TASK_SETTINGS.items() if task != "pointer"},
+}
+SETTINGS = TASK_DEFAULTS["pointer"]
+QUICK = SETTINGS.replace(task_kwargs=dict(hops=2, min_hops=1, nodes=5, queries=2),
+                         seeds=(0, 1), decode_tokens=4,
+                         train=SETTINGS.train.replace(steps=20, batch_size=8, warmup=5,
+                                                      eval_every=10, eval_batches=1))
 
 
 # ----------------------------------------------------------------------------------------
@@ -133,7 +161,8 @@ def parse_row(name: str) -> tuple[str, int]:
 
 
 def row_config(name: str, task, s: Settings) -> model.Config:
-    """The shared stack s.model, looped as the row's variant."""
+    """The shared stack s.model, looped as the row's variant, sized for `task` (the
+    row's own: make_task(s, name))."""
     variant, layer_multiplier = parse_row(name)
     looped = model.make_config(variant)                 # the variant's loop count and flags
     return dataclasses.replace(s.model, n_loops=looped.n_loops, clp=looped.clp,
@@ -198,12 +227,13 @@ def train_one(name: str, task, s: Settings, seed: int, out_dir=None, progress: b
     return dataclasses.replace(result, data=None)       # the task is the caller's already
 
 
-def train_rows(names, task, s: Settings, seeds, out_dir=None, progress: bool = False,
+def train_rows(names, s: Settings, seeds, out_dir=None, progress: bool = False,
                resume: bool = False, overwrite: bool = False, workers: int = 1) -> dict:
-    """Train every named row with every seed, `workers` runs at a time (one per core
-    with parallel.default_workers()); returns (name, seed) -> trainlib.TrainResult, the
-    same results whatever the number of workers."""
-    jobs = [(name, task, s, seed, out_dir, progress, resume, overwrite)
+    """Train every named row (on its task: make_task(s, name)) with every seed, `workers`
+    runs at a time (one per core with parallel.default_workers()); returns
+    (name, seed) -> trainlib.TrainResult, the same results whatever the number of
+    workers."""
+    jobs = [(name, make_task(s, name), s, seed, out_dir, progress, resume, overwrite)
             for seed in seeds for name in names]
     results = parallel.map_runs(train_one, jobs, workers)
     if any(result is None for result in results):     # Ctrl-C: the runs so far are saved
@@ -287,10 +317,39 @@ def decode_ms_per_token(params, cfg: model.Config, prompt, n_tokens: int = 32,
 
 
 # Printed under every latency table: what these toy-size timings can and cannot show.
+def greedy_answers(params, cfg: model.Config, task, prompts: list[str],
+                   backend: str = "numpy") -> list[str]:
+    """The answers a user gets: each prompt laid out as in training (task.layout: on
+    pointer chasing each answer follows its question and fillers), with the model's own
+    greedy letters written into the answer positions and everything else fed as given,
+    all prompts decoded together (model.prefill_batch, then one step_batch per position).
+    Prompts must share their answer positions (true of every built-in task at fixed
+    arguments)."""
+    laid_out = [task.layout(prompt, task.alphabet[0] * task.answer_len) for prompt in prompts]
+    slots = laid_out[0][1]
+    if any(positions != slots for _, positions in laid_out):
+        raise ValueError("greedy_answers needs prompts whose answers sit at the same positions")
+    lines = np.array([task.tokenizer.encode(line[: slots[-1] + 1]) for line, _ in laid_out])
+    logits, cache = model.prefill_batch(params, cfg, list(lines[:, : slots[0]]),
+                                        capacity=slots[-1] + 1, backend=backend)
+    for t in range(slots[0], slots[-1] + 1):
+        if t in slots:
+            lines[:, t] = logits.argmax(-1)
+        if t < slots[-1]:
+            logits = model.step_batch(params, cfg, cache, lines[:, t])
+    return [task.tokenizer.decode(row[slots]) for row in lines]
+
+
 LATENCY_NOTE = ("At this toy width a decode step costs mostly Python and per-call overhead, "
                 "not reading the weights, so these timings understate what the parallel "
                 "schedule saves; `python -m minplt bench` measures decoding at a "
                 "memory-bound size.")
+
+
+FILLERS_NOTE = ("Fillers: the CLP rows read the line with that many filler positions "
+                "before each answer (Settings.clp_thinking; `--no-thinking` removes them): "
+                "under CLP the loops of an answer run along the diagonal through the "
+                "positions before it. Each filler is one more decode step per answer.")
 
 
 def schedule_of(cfg: model.Config) -> str:
@@ -305,8 +364,9 @@ def mean_std(values) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def summarize(name, runs: list, cfg, ms_per_token, kv_length) -> dict:
-    """One table row from the runs (one per seed) of a variant."""
+def summarize(name, runs: list, cfg, ms_per_token, kv_length, fillers: int = 0) -> dict:
+    """One table row from the runs (one per seed) of a variant; `fillers`: the thinking
+    positions it had before each answer."""
     acc, acc_std = mean_std(r.val_acc for r in runs)
     loss, loss_std = mean_std(r.val_loss for r in runs)
     return dict(variant=name, family=cfg.family, n_loops=cfg.n_loops, n_layer=cfg.n_layer,
@@ -314,18 +374,20 @@ def summarize(name, runs: list, cfg, ms_per_token, kv_length) -> dict:
                 val_loss=loss, val_loss_std=loss_std, accuracy_per_seed=[r.val_acc for r in runs],
                 val_loss_per_seed=[r.val_loss for r in runs], ms_per_token=ms_per_token,
                 schedule=schedule_of(cfg), kv_bytes=model.kv_cache_bytes_formula(cfg, kv_length),
-                train_seconds=sum(r.elapsed for r in runs))
+                train_seconds=sum(r.elapsed for r in runs), fillers=fillers)
 
 
 def markdown_table(rows: list, kv_length: int, spread: bool = True) -> str:
     """The results as a markdown table; with spread, 'mean ± std' over seeds."""
     pm = (lambda mean, std, f: f"{mean:{f}} ± {std:{f}}") if spread else \
         (lambda mean, std, f: f"{mean:{f}}")
-    lines = [f"| variant | params | val acc (%) | val loss | decode ms/token | schedule | "
-             f"KV bytes @ {kv_length} |",
-             "|---|---:|---:|---:|---:|---|---:|"]
+    fillers = any(r.get("fillers") for r in rows)       # a column only when some have them
+    lines = [f"| variant | params |{' fillers |' * fillers} val acc (%) | val loss | "
+             f"decode ms/token | schedule | KV bytes @ {kv_length} |",
+             f"|---|---:|{'---:|' * fillers}---:|---:|---:|---|---:|"]
     for r in rows:
         lines.append(f"| {r['variant']} | {r['params']:,} | "
+                     + (f"{r.get('fillers', 0)} | " if fillers else "") +
                      f"{pm(100 * r['accuracy'], 100 * r['accuracy_std'], '.1f')} | "
                      f"{pm(r['val_loss'], r['val_loss_std'], '.3f')} | "
                      f"{r['ms_per_token']:.3f} | {r['schedule']} | {r['kv_bytes']:,} |")
@@ -382,7 +444,7 @@ def run_ablation(s: Settings, out_dir: str, names=None, backend: str = "auto",
     log(f"ablation: {len(names)} variants x {len(s.seeds)} seeds, {s.train.steps} steps each, "
         f"on {describe_task(task)}, {workers} run(s) at a time; decode backend {backend_note}")
     start = time.perf_counter()
-    trained = train_rows(names, task, s, s.seeds, workers=workers)
+    trained = train_rows(names, s, s.seeds, workers=workers)
     runs = {name: [trained[(name, seed)] for seed in s.seeds] for name in names}
 
     prompt = task.tokenizer.encode(task.sample("val", np.random.default_rng(0))[0])
@@ -390,7 +452,7 @@ def run_ablation(s: Settings, out_dir: str, names=None, backend: str = "auto",
     for name in names:
         cfg = runs[name][0].config
         ms = decode_ms_per_token(runs[name][0].params, cfg, prompt, s.decode_tokens, backend)
-        rows.append(summarize(name, runs[name], cfg, ms, s.kv_length))
+        rows.append(summarize(name, runs[name], cfg, ms, s.kv_length, fillers_for(name, s, task)))
     elapsed = time.perf_counter() - start
 
     logs = {name: runs[name][0].rows for name in names}        # seed 0's training curves
@@ -416,12 +478,13 @@ def results_markdown(rows, s: Settings, task, backend_note, elapsed) -> str:
             f"the shared stack, MLP {m.d_ff}, window {m.window}. Training: {t.steps} steps of "
             f"{t.batch_size} sequences, lr {t.lr}, seeds {seeds} (mean ± std over "
             f"seeds). Accuracy: exact answers on {t.eval_batches * t.batch_size} "
-            f"validation prompts.\n\n"
+            f"validation prompts (a prompt counts when all its answers are right).\n\n"
             f"Decode: ms per token of model.step after a prefill, {s.decode_tokens} tokens, "
             f"best of 3, backend {backend_note}; the parallel schedule for CLP models. "
             f"KV bytes: the memory table of docs/method.md §8 at {s.kv_length} positions "
             f"(carried states not included). Machine: {machine_line()}. Total time "
             f"{elapsed / 60:.1f} min.\n\n"
+            + (FILLERS_NOTE + "\n\n" if any(r.get("fillers") for r in rows) else "")
             + markdown_table(rows, s.kv_length) + "\n\n" + LATENCY_NOTE + "\n")
 
 
@@ -444,14 +507,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args, s: Settings) -> Settings:
-    """`s` with --seeds, --steps, --task, --hops and --length applied (and checked)."""
+    """`s` with --task (the stack and budget of that task: TASK_DEFAULTS, except with
+    --quick), --hops, --length, --no-thinking, --seeds and --steps applied (and checked)."""
     changes = task_from_args(args, s)
+    if changes["task"] != s.task and not args.quick:
+        base = TASK_DEFAULTS[changes["task"]]
+        changes.update(model=base.model, train=base.train)
+    if args.no_thinking:
+        changes["clp_thinking"] = False
     if getattr(args, "seeds", None) is not None:
         if args.seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
         changes["seeds"] = tuple(range(args.seeds))
     if args.steps is not None:
-        changes["train"] = s.train.replace(steps=args.steps)
+        changes["train"] = changes.get("train", s.train).replace(steps=args.steps)
     return s.replace(**changes)
 
 
@@ -459,20 +528,25 @@ def add_task_arguments(parser) -> None:
     """--task, --hops, --length: shared with demo.py."""
     parser.add_argument("--task", choices=sorted(TASK_SETTINGS),
                         help=f"the task (default {SETTINGS.task})")
-    parser.add_argument("--hops", type=int, help="look-ups per question (multihop)")
+    parser.add_argument("--hops", type=int,
+                        help="the deepest questions: pointers to follow (pointer) or look-ups (multihop)")
     parser.add_argument("--length", type=int, help="letters to sort (sort)")
+    parser.add_argument("--no-thinking", action="store_true",
+                        help="pointer: no filler positions for the CLP rows (by default each gets "
+                             "hops-1 before every answer, which CLP needs; see the README)")
 
 
 def task_from_args(args, s: Settings) -> dict:
     """{'task': ..., 'task_kwargs': ...} from --task, --hops and --length."""
     task = args.task or s.task
     kwargs = dict(s.task_kwargs if task == s.task else TASK_SETTINGS[task])
-    for flag, key, owner in (("hops", "hops", "multihop"), ("length", "length", "sort")):
+    for flag, owners in (("hops", ("pointer", "multihop")), ("length", ("sort",))):
         value = getattr(args, flag)
         if value is not None:
-            if task != owner:
-                raise ValueError(f"--{flag} applies to the {owner} task only, not to {task}")
-            kwargs[key] = value
+            if task not in owners:
+                raise ValueError(f"--{flag} applies to the {' and '.join(owners)} task"
+                                 f"{'s' * (len(owners) > 1)} only, not to {task}")
+            kwargs[flag] = value
     return {"task": task, "task_kwargs": kwargs}
 
 

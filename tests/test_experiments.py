@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from minplt import checkpoint, cli, demo, experiments
+from minplt import checkpoint, cli, data, demo, experiments, model
 from minplt import train as trainlib
 
 
@@ -27,7 +27,14 @@ def test_ablate_quick_writes_every_row(tmp_path, capsys):
     # same shared stack: the same parameters but for the G-SWA gate; 2x layers for the reference
     assert rows["loop-2"]["params"] == rows["vanilla"]["params"] == rows["loop+clp-2"]["params"]
     assert rows["plt-2"]["params"] > rows["vanilla"]["params"]
-    assert rows["vanilla-2x"]["params"] > 1.5 * rows["vanilla"]["params"]
+    block = rows["vanilla-2x"]["params"] - rows["vanilla"]["params"]   # one more block
+    assert block == sum(v.size for k, v in model.init_params(
+        experiments.row_config("vanilla", experiments.make_task(experiments.QUICK),
+                               experiments.QUICK)).items() if k.startswith("layers.0."))
+    # on pointer chasing the CLP rows read hops-1 = 1 filler before each answer, the others none
+    assert {r["variant"]: r["fillers"] for r in rows.values()} == {
+        "vanilla": 0, "loop-2": 0, "loop+clp-2": 1, "loop+clp+kvshare-2": 1, "plt-2": 1,
+        "plt-3": 1, "vanilla-2x": 0}
     # KV bytes follow the memory table (docs/method.md §8): loops without sharing double the cache
     assert rows["loop-2"]["kv_bytes"] == 2 * rows["vanilla"]["kv_bytes"]
     assert rows["loop+clp+kvshare-2"]["kv_bytes"] == rows["vanilla"]["kv_bytes"]
@@ -52,7 +59,10 @@ def test_demo_quick_trains_compares_and_answers(tmp_path, capsys):
     (["ablate", "--quick", "--seeds", "0"], "--seeds must be >= 1"),
     (["ablate", "--quick", "--steps", "0"], "steps must be an integer >= 1"),
     (["ablate", "--quick", "--task", "multihop", "--hops", "30"], "variables are needed"),
-    (["ablate", "--quick", "--hops", "3"], "--hops applies to the multihop task only"),
+    (["ablate", "--quick", "--task", "sort", "--hops", "3"],
+     "--hops applies to the pointer and multihop tasks only"),
+    (["ablate", "--quick", "--length", "5"], "--length applies to the sort task only"),
+    (["ablate", "--quick", "--hops", "9"], "hops must be"),
     (["demo", "--quick", "--steps", "-5"], "steps must be an integer >= 1"),
     (["demo", "--quick", "--seed", "-1"], "seeds must be one or more integers >= 0"),
     (["demo", "--quick", "--resume", "--overwrite"], "give one of them"),
@@ -107,11 +117,13 @@ def test_demo_ctrl_c_gives_advice_that_works(tmp_path, monkeypatch, capsys):
 
 
 def test_settings_are_instances():
-    assert isinstance(demo.DEMO, experiments.Settings) and demo.DEMO.train.steps == 3000
+    assert isinstance(demo.DEMO, experiments.Settings) and demo.DEMO.task == "pointer"
+    assert demo.DEMO.train == experiments.SETTINGS.train and demo.DEMO.seeds == (0,)
     assert experiments.QUICK.train.steps == 20 and experiments.QUICK.seeds == (0, 1)
     cfg = experiments.row_config("vanilla-2x", experiments.make_task(experiments.SETTINGS),
                                  experiments.SETTINGS)
-    assert (cfg.n_layer, cfg.n_loops, cfg.n_embd) == (2, 1, 32)
+    assert (cfg.n_layer, cfg.n_loops, cfg.n_embd) == (2, 1, 64)
+    assert set(experiments.TASK_DEFAULTS) == set(experiments.TASK_SETTINGS)
     with pytest.raises(ValueError, match="variables are needed"):
         experiments.SETTINGS.replace(task="multihop", task_kwargs=dict(hops=30))
 
@@ -120,12 +132,66 @@ def test_runs_in_worker_processes_give_the_serial_results(tmp_path):
     """The ablation's runs, one per worker process, give exactly the results of the same
     runs one after another in this process."""
     s = experiments.QUICK
-    task = experiments.make_task(s)
     names = ["vanilla", "plt-2"]
-    serial = experiments.train_rows(names, task, s, s.seeds, workers=1)
-    parallel = experiments.train_rows(names, task, s, s.seeds, workers=2)
+    serial = experiments.train_rows(names, s, s.seeds, workers=1)
+    parallel = experiments.train_rows(names, s, s.seeds, workers=2)
     assert serial.keys() == parallel.keys()
     for key in serial:
         assert serial[key].losses == parallel[key].losses, key
         for name, value in serial[key].params.items():
             assert np.array_equal(value, parallel[key].params[name]), (key, name)
+
+
+# -----------------------------------------------------------------------------
+# Tasks by row, settings by task, answers as a user gets them
+
+
+def test_each_row_reads_its_layout_and_no_thinking_removes_the_fillers():
+    s = experiments.SETTINGS.replace(task_kwargs=dict(hops=3, min_hops=1))
+    assert experiments.make_task(s, "plt-3").think == 2      # hops - 1
+    assert experiments.make_task(s, "loop+clp-2").think == 2
+    assert experiments.make_task(s, "loop-3").think == 0
+    assert experiments.make_task(s, "vanilla-2x").think == 0
+    assert experiments.make_task(s.replace(clp_thinking=False), "plt-3").think == 0
+    sort = experiments.TASK_DEFAULTS["sort"]
+    assert experiments.make_task(sort, "plt-2").config() == experiments.make_task(sort).config()
+
+
+@pytest.mark.parametrize("argv, task, n_embd, steps, thinking", [
+    ([], "pointer", 64, 6000, True),
+    (["--task", "sort"], "sort", 32, 1500, True),
+    (["--task", "sort", "--steps", "99"], "sort", 32, 99, True),
+    (["--no-thinking", "--hops", "3"], "pointer", 64, 6000, False),
+])
+def test_task_flag_brings_that_tasks_stack_and_budget(argv, task, n_embd, steps, thinking):
+    import argparse
+    parser = argparse.ArgumentParser()
+    experiments.add_arguments(parser)
+    args = parser.parse_args(argv)
+    s = experiments.settings_from_args(args, experiments.SETTINGS)
+    assert (s.task, s.model.n_embd, s.train.steps, s.clp_thinking) == (task, n_embd, steps, thinking)
+    if "--hops" in argv:
+        assert s.task_kwargs["hops"] == 3
+
+
+@pytest.mark.parametrize("variant, task_name, kwargs", [
+    ("loop-2", "pointer", dict(hops=2, min_hops=1, nodes=6, queries=3)),
+    ("plt-3", "pointer", dict(hops=3, min_hops=1, nodes=6, queries=3, think=2)),
+    ("plt-2", "sort", dict(length=5)),
+])
+def test_greedy_answers_are_what_the_training_forward_predicts(variant, task_name, kwargs):
+    """Decoding along the layout with the model's own answers written in gives, at every
+    answer position, the argmax of the training forward over the finished line."""
+    task = data.make_task(task_name, loss_on="answer", **kwargs)
+    cfg = model.make_config(variant, preset="tiny", vocab_size=task.vocab_size,
+                            block_size=task.block_size, dtype="float64")
+    params = model.init_params(cfg, seed=3)
+    rng = np.random.default_rng(0)
+    prompts = [task.sample("val", rng)[0] for _ in range(6)]
+    answers = experiments.greedy_answers(params, cfg, task, prompts)
+    for prompt, answer in zip(prompts, answers):
+        assert len(answer) == task.answer_len
+        line, slots = task.layout(prompt, answer)
+        ids = np.array([task.tokenizer.encode(line)])
+        logits = model.forward(params, cfg, ids[:, :-1])[0][0]
+        assert task.tokenizer.decode(logits[np.array(slots) - 1].argmax(-1)) == answer
