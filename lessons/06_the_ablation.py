@@ -25,18 +25,31 @@
 #
 # Here the same rows are trained on a built-in task with a tiny shared stack, by
 # `minplt.experiments` (the code behind `python -m minplt ablate`), with its default
-# settings, printed below: the task is one these models learn within the budget
-# (sorting letters; lesson 07 shows why not the multi-hop task at this size). Every row
-# has the same data, steps, seeds and shared stack, so the same parameters (plus the
-# gates for PLT), and differs only in how the stack is looped; `vanilla-2x` (twice the
-# layers, no loops) is the reference with loop-2's compute and twice its parameters.
-# For each row we get accuracy over several seeds, decode latency and KV-cache bytes.
+# settings, printed below. The task is pointer chasing (`data.PointerTask`, lesson 07):
+# a table of pointers between letters, one token each, then questions whose answers are
+# the letter one or two pointers on. One pass through the stack follows one pointer, so
+# the two-hop questions are what the loops are for. Every row has the same questions,
+# steps, seeds and shared stack, so the same parameters (plus the gates for PLT), and
+# differs only in how the stack is looped; `vanilla-2x` (twice the layers, no loops) is
+# the reference with loop-2's compute and twice its parameters.
 #
-# What to expect from a toy: the memory column is exact (the model's table, docs/method.md §8), the
-# latency ratios follow lesson 05, and the accuracy column is a small model trained for
-# about a thousand steps, so its differences are small and come with a seed spread.
-# The quick version (`MINPLT_FAST=1`) trains for a few steps only: its accuracies
-# mean nothing, it only checks that everything runs.
+# One difference in the data, and it is the method's: the CLP rows read each line with
+# one filler position (`_`) before every answer. Under CLP the second loop of a position
+# reads the first loop of the position *before* (lesson 03), so the second hop of an
+# answer is done one position later than the first: without a position to spare
+# between question and answer, a CLP model answers like a one-pass model. Lesson 07
+# measures this (0, 1, 2 fillers); `python -m minplt ablate --no-thinking` trains the
+# CLP rows without them. A filler is one more decode step per answer, which the
+# `fillers` column shows.
+#
+# What to expect from a toy: the memory column is exact (the model's table,
+# docs/method.md §8), the latency ratios follow lesson 05, and the accuracy column is a
+# small model trained for a few thousand steps. Learning the second hop comes as a
+# sudden jump whose step varies from seed to seed, so a row's seeds can disagree
+# widely: read every difference against the spread. The full version trains 7 rows x 3
+# seeds, about a quarter of an hour on two cores; the quick version (`MINPLT_FAST=1`)
+# trains for a few steps only: its accuracies mean nothing, it only checks that
+# everything runs.
 
 # %%
 import tempfile
@@ -149,5 +162,7 @@ print(f"PLT-2 decode: x{rows['plt-2']['ms_per_token'] / v['ms_per_token']:.2f} v
 #   differ, remember that the paper's gains (a few points on a 10-benchmark mean) came
 #   from a model about 10^5 times larger trained on 150B tokens, and that here the task,
 #   not language modelling, decides what an extra loop or a shared cache is worth.
+# * The CLP rows needed a filler position per answer to do two hops: their decode is one
+#   pass per token, but two tokens per answer. The latency column is per token.
 # * `python -m minplt ablate` runs the same thing from the command line and writes
 #   the table and figures to `out/ablate/`.

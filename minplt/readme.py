@@ -22,6 +22,7 @@ BLOCK = re.compile(r"(<!-- results: (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- end r
                    re.DOTALL)
 WRITTEN_BY = {"out/demo/results.md": "make demo",
               "out/ablate/results.md": "python -m minplt ablate",
+              "out/hops/results.md": "python -m minplt hops",
               "out/bench/results.md": "make bench"}
 
 

@@ -110,6 +110,10 @@ def test_hops_command_quick_writes_tables_and_figures(tmp_path, capsys):
     assert "## Depth: accuracy against hops" in text and "## Thinking positions: filler" in text
     assert (out / "accuracy_vs_hops.png").stat().st_size > 0
     assert (out / "thinking.png").stat().st_size > 0
+    # the README's copies are drawn from the same JSON
+    from visualizations import render_all
+    drawn = render_all.render_hops(out / "results.json", tmp_path / "figures")
+    assert sorted(p.name for p in drawn) == ["accuracy_vs_hops.png", "thinking.png"]
 
 
 @pytest.mark.parametrize("argv, message", [

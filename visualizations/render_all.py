@@ -1,11 +1,15 @@
 """Render the README figures that need no trained model.
 
     python -m visualizations.render_all [--bench out/bench/bench.json] [--out DIR]
+    python -m visualizations.render_all --hops out/hops/results.json
 
 Writes schedule.png, decode.gif, kv_layout.png and memory_growth.png into
 visualizations/figures/ (the committed figures). The benchmark charts (latency.png,
 memory.png) come from one machine's run, so they are drawn only from a benchmark JSON
-named with --bench, into the folder of that JSON unless --out says otherwise.
+named with --bench, into the folder of that JSON unless --out says otherwise. The
+figures of `python -m minplt hops` (accuracy_vs_hops.png, thinking.png) are drawn from
+its results.json named with --hops, into visualizations/figures/ unless --out says
+otherwise: the README shows them.
 """
 
 import argparse
@@ -67,6 +71,23 @@ def render_bench(bench, out):
     return written
 
 
+def render_hops(results, out):
+    """accuracy_vs_hops.png and thinking.png from the results.json of minplt.hops."""
+    import json
+
+    from . import charts
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = json.loads(Path(results).read_text())["rows"]
+    written = []
+    for name, plot in (("accuracy_vs_hops.png", charts.plot_accuracy_vs_hops),
+                       ("thinking.png", charts.plot_thinking)):
+        plot(rows).savefig(out / name, dpi=120)
+        written.append(out / name)
+    return written
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bench", default=None,
@@ -74,9 +95,15 @@ def main(argv=None):
     parser.add_argument("--out", default=None,
                         help="output folder (default visualizations/figures/, or the "
                              "folder of --bench)")
+    parser.add_argument("--hops", default=None,
+                        help="the results.json of `python -m minplt hops`: draw its two figures")
     args = parser.parse_args(argv)
     matplotlib.use("Agg")
-    if args.bench is not None:
+    if args.hops is not None:
+        if not Path(args.hops).exists():
+            parser.error(f"no results at {args.hops}: run `python -m minplt hops` first")
+        paths = render_hops(args.hops, args.out or FIGURES)
+    elif args.bench is not None:
         bench = Path(args.bench)
         if not bench.exists():
             parser.error(f"no benchmark JSON at {bench}: run `python -m minplt bench` first")
