@@ -343,23 +343,47 @@ def kernel_section(shapes, rows_list, log, quick=False):
     return rows, text
 
 
-def train_throughput(variants, preset, vocab_size, seed, batch, seq, repeats, log):
-    """Tokens/s of forward + backward + AdamW, NumPy, for each variant."""
+def train_sizes(quick: bool) -> list[tuple[str, M.Config, int, int]]:
+    """(name, shared stack, batch, sequence length) of the training measurements: the
+    demo's (pointer chasing, experiments.SETTINGS) and the small preset's."""
+    from minplt import experiments
+
+    if quick:
+        return [("tiny", M.PRESETS["tiny"], 2, 16)]
+    demo = experiments.SETTINGS
+    task = experiments.make_task(demo)
+    return [("demo", dataclasses.replace(demo.model, vocab_size=task.vocab_size,
+                                         block_size=task.block_size),
+             demo.train.batch_size, task.block_size),
+            ("small", dataclasses.replace(M.PRESETS["small"], vocab_size=256), 8, 64)]
+
+
+def train_throughput(variants, sizes, seed, repeats, log):
+    """Tokens/s of forward + backward + AdamW, NumPy, for each size and variant, with
+    numpy's BLAS on one thread as in training (train.TrainSettings.blas_threads)."""
+    from minplt import parallel
+
     rows = []
     rng = np.random.default_rng(seed)
-    for variant in variants:
-        cfg = M.make_config(variant, preset=preset, vocab_size=vocab_size, block_size=seq)
-        params = M.init_params(cfg, seed)
-        opt = M.AdamW(params, lr=1e-3)
-        tokens = rng.integers(0, cfg.vocab_size, (batch, seq + 1))
+    for size, stack, batch, seq in sizes:
+        for variant in variants:
+            looped = M.make_config(variant)
+            cfg = dataclasses.replace(stack, n_loops=looped.n_loops, clp=looped.clp,
+                                      kv_share=looped.kv_share, gswa=looped.gswa,
+                                      block_size=max(seq, stack.block_size))
+            params = M.init_params(cfg, seed)
+            opt = M.AdamW(params, lr=1e-3)
+            tokens = rng.integers(0, cfg.vocab_size, (batch, seq + 1))
 
-        def train_step():
-            _, grads = M.loss_and_grads(params, cfg, tokens[:, :-1], tokens[:, 1:])
-            M.clip_grad_norm(grads, 1.0)
-            opt.step(params, grads)
-        seconds = statistics.median(timing.repeat(train_step, repeats=repeats, warmup=1))
-        rows.append({"variant": variant, "tokens_per_s": batch * seq / seconds})
-        log(f"  {variant:8s} {batch * seq / seconds:9.0f} tokens/s")
+            def train_step():
+                _, grads = M.loss_and_grads(params, cfg, tokens[:, :-1], tokens[:, 1:])
+                M.clip_grad_norm(grads, 1.0)
+                opt.step(params, grads)
+            with parallel.blas_threads(1):
+                seconds = statistics.median(timing.repeat(train_step, repeats=repeats, warmup=1))
+            rows.append({"size": size, "variant": variant, "batch": batch, "seq": seq,
+                         "n_embd": cfg.n_embd, "tokens_per_s": batch * seq / seconds})
+            log(f"  {size:6s} {variant:8s} {batch * seq / seconds:9.0f} tokens/s")
     return rows
 
 
@@ -559,15 +583,16 @@ def run(args) -> int:
         report.append("\nlinear_rows against numpy `@` (median us, w from memory)\n" + text)
 
     if not args.no_train:
-        preset, batch, seq = ("tiny", 2, 16) if args.quick else ("small", 8, 64)
-        log(f"\nTraining throughput: preset {preset}, batch {batch} x {seq} tokens, "
-            "forward + backward + AdamW (NumPy)")
-        result["train"] = train_throughput(["vanilla", "loop-2", "plt-2"], preset,
-                                           big.config.vocab_size, args.seed, batch, seq,
-                                           1 if args.quick else 3, log)
-        report.append(f"\nTraining throughput (preset {preset}, batch {batch} x {seq}):\n"
-                      + "\n".join(f"  {r['variant']:8s} {r['tokens_per_s']:10.0f} tokens/s"
-                                  for r in result["train"]))
+        sizes = train_sizes(args.quick)
+        described = "; ".join(f"{name}: width {c.n_embd}, MLP {c.d_ff}, {c.n_layer} block(s), "
+                              f"batch {b} x {t}" for name, c, b, t in sizes)
+        log(f"\nTraining throughput, forward + backward + AdamW (NumPy, 1 BLAS thread): "
+            f"{described}")
+        result["train"] = train_throughput(["vanilla", "loop-2", "plt-2"], sizes, args.seed,
+                                           1 if args.quick else 5, log)
+        report.append(f"\nTraining throughput (1 BLAS thread; {described}):\n"
+                      + "\n".join(f"  {r['size']:6s} {r['variant']:8s} {r['tokens_per_s']:10.0f}"
+                                  " tokens/s" for r in result["train"]))
 
     machine["load_average_end"] = load_average()
     summary = (f"{machine['cpu']} | {machine['threads']} numba threads | numpy {machine['numpy']} "
