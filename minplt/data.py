@@ -467,6 +467,11 @@ class PointerTask(Task):
         letters = string.ascii_lowercase
         return cls.POINTER_CHARS[cls.MAX_NODES * letters.index(source) + letters.index(target)]
 
+    def gloss(self, prompt: str) -> str:
+        """The table of a prompt in arrows, for people: 'a->c b->d ...' (sorted)."""
+        table = prompt.split("|")[0].split(":")[1]
+        return " ".join(sorted(f"{x}->{y}" for x, y in map(self.unpointer, table)))
+
     @classmethod
     def unpointer(cls, char: str) -> tuple[str, str]:
         """The inverse of pointer(): 'Ē' -> ('e', 'c')."""

@@ -93,6 +93,8 @@ def show_examples(results: dict, s: ex.Settings, n: int, rng, tries: int = 100,
     for i in shown:
         prompt, expected = questions[i]
         say(f"  {prompt}  expected {expected}")
+        if hasattr(task, "gloss"):
+            say(f"     ({task.gloss(prompt)})")
         say("     " + "   ".join(f"{name}: {answers[name][i]} "
                                   f"{'right' if right[name][i] else 'WRONG'}"
                                   for name in results))

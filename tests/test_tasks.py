@@ -179,3 +179,8 @@ def test_guessing_model_scores_near_chance_and_oracle_scores_100():
 def test_answer_token_accuracy_needs_answers():
     with pytest.raises(ValueError, match="at least one answer position"):
         answer_token_accuracy(np.zeros((1, 3, 4)), np.zeros((1, 3), int), np.zeros((1, 3), bool))
+
+
+def test_gloss_writes_the_table_in_arrows():
+    prompt = hand_made_prompt(2, "abe")
+    assert PointerTask(nodes=5, queries=3).gloss(prompt) == "a->c b->d c->e d->a e->b"
