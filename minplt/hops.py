@@ -215,12 +215,14 @@ def results_markdown(rows, s: ex.Settings, task, elapsed: float) -> str:
     return "\n".join(text) + "\n"
 
 
-def write_figures(out_dir: str, rows: list[dict]) -> list[str]:
+def write_figures(out_dir: str, rows: list[dict], runs: list[dict]) -> list[str]:
+    """accuracy_vs_hops.png, thinking.png (the experiments that ran) and curves.png."""
     import matplotlib
     matplotlib.use("Agg")             # files only, no window
     from visualizations import charts
 
-    paths = []
+    paths = [os.path.join(out_dir, "curves.png")]
+    charts.plot_hops_curves(runs).savefig(paths[0], dpi=120)
     for name, plot, experiment in (("accuracy_vs_hops.png", charts.plot_accuracy_vs_hops, "depth"),
                                    ("thinking.png", charts.plot_thinking, "thinking")):
         if any(r["experiment"] == experiment for r in rows):
@@ -245,7 +247,7 @@ def run_hops(s: ex.Settings, out_dir: str, chosen: list[Cell], n_lines: int,
     checkpoint.atomic_write(os.path.join(out_dir, "results.json"), json.dumps(report, indent=1))
     text = results_markdown(rows, s, task, elapsed)
     checkpoint.atomic_write(os.path.join(out_dir, "results.md"), text)
-    figures = write_figures(out_dir, rows)
+    figures = write_figures(out_dir, rows, records)
     print("\n" + text)
     print(f"wrote results.md, results.json and {', '.join(map(os.path.basename, figures))} "
           f"in {out_dir}")

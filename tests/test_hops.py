@@ -113,7 +113,8 @@ def test_hops_command_quick_writes_tables_and_figures(tmp_path, capsys):
     # the README's copies are drawn from the same JSON
     from visualizations import render_all
     drawn = render_all.render_hops(out / "results.json", tmp_path / "figures")
-    assert sorted(p.name for p in drawn) == ["accuracy_vs_hops.png", "thinking.png"]
+    assert sorted(p.name for p in drawn) == ["accuracy_vs_hops.png", "hops_curves.png", "thinking.png"]
+    assert (out / "curves.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -402,6 +402,35 @@ def plot_thinking(rows):
     return fig
 
 
+def plot_hops_curves(runs):
+    """Validation accuracy (lines with every answer right, on the training mixture)
+    against step for every run of minplt.hops (`runs`: its records), one panel per
+    experiment, one colour per model, one line per seed: where and how suddenly each
+    seed learns the next hop."""
+    experiments = list(dict.fromkeys(r["experiment"] for r in runs))
+    fig = new_figure((6.5 * max(1, len(experiments)), 3.8))
+    if not runs:
+        _empty(fig.add_subplot(), "no runs")
+        return fig
+    axes = np.atleast_1d(fig.subplots(1, len(experiments), sharey=True))
+    for ax, experiment in zip(axes, experiments):
+        chosen = [r for r in runs if r["experiment"] == experiment]
+        labels = list(dict.fromkeys((r["row"], r["fillers"]) for r in chosen))
+        palette = COMBO_COLORS + ["#7f7f7f", "#000000", "#8B2500"]
+        for r in chosen:
+            i = labels.index((r["row"], r["fillers"]))
+            steps, accuracy = zip(*r["curve"]) if r["curve"] else ((), ())
+            label = r["row"] + (f", {r['fillers']} filler(s)" if experiment == "thinking" else "")
+            ax.plot(steps, 100 * np.array(accuracy), "-", color=palette[i % len(palette)],
+                    alpha=0.8, label=label if r["seed"] == min(x["seed"] for x in chosen) else None)
+        ax.set(xlabel="step", title=f"{experiment}: each line one seed")
+        ax.set_ylim(-3, 103)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("lines with every answer right (%)")
+    return fig
+
+
 # ---------------------------------------------------------------- attention and gates
 
 def plot_attention(maps, titles=None, cmap="viridis", labels=None):

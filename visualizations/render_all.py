@@ -7,7 +7,7 @@ Writes schedule.png, decode.gif, kv_layout.png and memory_growth.png into
 visualizations/figures/ (the committed figures). The benchmark charts (latency.png,
 memory.png) come from one machine's run, so they are drawn only from a benchmark JSON
 named with --bench, into the folder of that JSON unless --out says otherwise. The
-figures of `python -m minplt hops` (accuracy_vs_hops.png, thinking.png) are drawn from
+figures of `python -m minplt hops` (accuracy_vs_hops.png, thinking.png, hops_curves.png) are drawn from
 its results.json named with --hops, into visualizations/figures/ unless --out says
 otherwise: the README shows them.
 """
@@ -72,18 +72,20 @@ def render_bench(bench, out):
 
 
 def render_hops(results, out):
-    """accuracy_vs_hops.png and thinking.png from the results.json of minplt.hops."""
+    """accuracy_vs_hops.png, thinking.png and hops_curves.png from the results.json of
+    minplt.hops."""
     import json
 
     from . import charts
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = json.loads(Path(results).read_text())["rows"]
+    report = json.loads(Path(results).read_text())
     written = []
-    for name, plot in (("accuracy_vs_hops.png", charts.plot_accuracy_vs_hops),
-                       ("thinking.png", charts.plot_thinking)):
-        plot(rows).savefig(out / name, dpi=120)
+    for name, plot, data in (("accuracy_vs_hops.png", charts.plot_accuracy_vs_hops, report["rows"]),
+                             ("thinking.png", charts.plot_thinking, report["rows"]),
+                             ("hops_curves.png", charts.plot_hops_curves, report["runs"])):
+        plot(data).savefig(out / name, dpi=120)
         written.append(out / name)
     return written
 
