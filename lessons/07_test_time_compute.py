@@ -204,8 +204,7 @@ print(f"\nquestion {q}, 3 hops: block 1 reads {q}→{r}; block 2 reads the two-h
 # hops): loop-2 answered **100 / 99.9 / 86.0 / 19.5 %** of the answers at `k` = 1 / 2 /
 # 3 / 4. Three hops yes, four no: as doubling predicts for two blocks (`2^2 - 1 = 3`).
 # In the same setting loop-3 and loop-4 did not get past one hop within 8000 steps: a
-# deeper mixture is harder to learn, whatever depth the model could reach. (These runs
-# are not repeated here.)
+# deeper mixture is harder to learn. (These runs are not repeated here.)
 #
 # ## 4. Other loop counts at test time
 #
@@ -249,7 +248,7 @@ for j, k in enumerate(ks):
           f"{100 * (accuracy[4] - accuracy[3]):+.1f} points against the 3 it was trained with")
 
 # %% [markdown]
-# How to read it: the block was trained to read its own output twice, at loops 2 and 3.
+# How to read it: the block was trained to read its own output, at loops 2 and 3.
 # Fewer loops cut a computation that was spread over three passes; whether that loses
 # the deepest questions only, or more, is in the lines above. A fourth loop feeds the
 # block an input it never saw in training; whether it helps, does nothing or hurts is
