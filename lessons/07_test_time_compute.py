@@ -107,36 +107,22 @@ assert task.solve(prompt) == answer
 # | vanilla-2x, vanilla-3x | 2 × 1, 3 × 1 | plain stacks of 2 and 3 blocks: the looped models' compute with 2-3× the parameters |
 #
 # `hops.run_cells` trains such cells in worker processes and keeps only their scores.
-# Sections 4 and 6 need the trained weights too, so here the same two steps are called
+# Sections 4 and 6 need the trained weights too, so here its two steps are called
 # directly: `experiments.train_one` (what `run_cells` runs in each worker) through
-# `parallel.map_runs`, then `hops.score_by_hops`, into the record `hops.summarize`
-# reads. The three models of section 5 (thinking positions) train in the same pool, so
-# the two cores stay busy.
+# `parallel.map_runs`, then `hops.record` (the scores at every `k`, by
+# `hops.score_by_hops`), which `hops.summarize` reads. The three models of section 5
+# (thinking positions) train in the same pool, so the two cores stay busy.
 
 # %%
 CELLS = ([hops.Cell("depth", row, 0) for row in hops.DEPTH_ROWS]
          + [hops.Cell("thinking", "plt-3", 0), hops.Cell("thinking", "plt-3", 2),
             hops.Cell("thinking", "loop-3", 2)])
-tasks = {cell: data.make_task(settings.task, loss_on="answer",
-                              **{**settings.task_kwargs, "think": cell.fillers})
-         for cell in CELLS}                                     # fillers before each answer
+tasks = {cell: hops.cell_task(settings, cell) for cell in CELLS}   # fillers before each answer
 jobs = [(cell.row, tasks[cell], settings, settings.seeds[0], None, False, False, False,
          cell.label) for cell in CELLS]
 results = dict(zip(CELLS, parallel.map_runs(experiments.train_one, jobs, workers)))
-
-
-def record(cell, result):
-    """The record hops.run_cells keeps of a run: its accuracy at each k."""
-    per_k = hops.score_by_hops(result.params, result.config, tasks[cell], n_lines)
-    return dict(experiment=cell.experiment, row=cell.row, fillers=cell.fillers,
-                seed=settings.seeds[0], params=M.count_params(result.params),
-                seconds=result.elapsed, n_layer=result.config.n_layer,
-                n_loops=result.config.n_loops,
-                answers={k: a for k, (a, _) in per_k.items()},
-                lines={k: l for k, (_, l) in per_k.items()})
-
-
-records = [record(cell, result) for cell, result in results.items()]
+records = [hops.record(cell, result, tasks[cell], settings.seeds[0], n_lines)
+           for cell, result in results.items()]
 rows = hops.summarize(records)
 depth_rows = [r for r in rows if r["experiment"] == "depth"]
 print(f"\ntrained {len(CELLS)} models in {sum(r.elapsed for r in results.values()):.0f} s "

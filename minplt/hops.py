@@ -92,12 +92,20 @@ def score_by_hops(params, cfg: model.Config, task, n_lines: int, seed: int = 0) 
     return scores
 
 
+def cell_task(s: ex.Settings, cell: Cell):
+    """The task of the settings with the cell's filler positions before each answer."""
+    return datalib.make_task(s.task, loss_on="answer", **{**s.task_kwargs, "think": cell.fillers})
+
+
 def train_and_score(cell: Cell, task, s: ex.Settings, seed: int, n_lines: int) -> dict | None:
     """Train one cell with one seed (in a worker) and score it at every depth; a small
     JSON-ready record, or None after a Ctrl-C."""
     result = ex.train_one(cell.row, task, s, seed, label=cell.label)
-    if result is None:
-        return None
+    return None if result is None else record(cell, result, task, seed, n_lines)
+
+
+def record(cell: Cell, result, task, seed: int, n_lines: int) -> dict:
+    """What is kept of a trained run (a train.TrainResult): its scores at every k."""
     per_k = score_by_hops(result.params, result.config, task, n_lines)
     return dict(experiment=cell.experiment, row=cell.row, fillers=cell.fillers, seed=seed,
                 params=model.count_params(result.params), seconds=result.elapsed,
@@ -111,9 +119,7 @@ def run_cells(s: ex.Settings, chosen: list[Cell], n_lines: int, workers: int) ->
     """Every cell with every seed, `workers` at a time; the records in a fixed order."""
     jobs = []
     for cell in chosen:
-        task = datalib.make_task(s.task, loss_on="answer",
-                                 **{**s.task_kwargs, "think": cell.fillers})
-        jobs += [(cell, task, s, seed, n_lines) for seed in s.seeds]
+        jobs += [(cell, cell_task(s, cell), s, seed, n_lines) for seed in s.seeds]
     records = parallel.map_runs(train_and_score, jobs, workers)
     if any(r is None for r in records):
         raise KeyboardInterrupt
