@@ -199,20 +199,22 @@ def check_run_folders(out_dir: str, names, s: Settings, resume: bool, overwrite:
 
 
 def train_one(name: str, task, s: Settings, seed: int, out_dir=None, progress: bool = False,
-              resume: bool = False, overwrite: bool = False, label: str | None = None):
+              resume: bool = False, overwrite: bool = False, label: str | None = None,
+              folder: str | None = None):
     """Train one row with one seed (in this process or a worker: parallel.map_runs);
     returns its trainlib.TrainResult. With out_dir the run keeps its checkpoint and log
     in run_folder(...); resume continues (or just reloads, when finished) a run found
     there, overwrite replaces it. Lines are printed prefixed with the run's name.
     Returns None, having saved what it could, when a Ctrl-C stopped the run (or came
-    before it started). `label` names the run in what is printed (default: name)."""
+    before it started). `label` names the run in what is printed and `folder` its run
+    folder (both default to name)."""
     settings = s.train.replace(seed=seed, warmup=min(s.train.warmup, s.train.steps // 2),
                                checkpoint_every=s.train.steps,
                                log_every=max(1, s.train.steps // 10))
     if parallel.stopped():              # after a Ctrl-C: do not start another run
         return None
     cfg = row_config(name, task, s)
-    run_dir = run_folder(out_dir, name, s, seed) if out_dir else None
+    run_dir = run_folder(out_dir, folder or name, s, seed) if out_dir else None
     found = bool(run_dir) and os.path.exists(os.path.join(run_dir, checkpoint.CHECKPOINT_NAME))
     start = time.perf_counter()
     result = trainlib.train(

@@ -20,8 +20,10 @@ model at each number of hops k. Two experiments:
              -> thinking.png
 
 Every cell trains with several seeds (default 3), one run per core in worker
-processes; results.md gives mean ± std over seeds, results.json every run. The full
-run takes about 35 minutes on two cores; --seeds 1 a third of that; --quick seconds.
+processes, each keeping its checkpoint in <out>/runs/: after a Ctrl-C, --resume
+continues where the runs stopped (and reloads the finished ones). results.md gives
+mean ± std over seeds, results.json every run. The full run takes about 45 minutes on
+two cores; --seeds 1 a third of that; --quick seconds.
 """
 from __future__ import annotations
 
@@ -70,6 +72,11 @@ class Cell:
     def label(self) -> str:
         return self.row if self.experiment == "depth" else f"{self.row}, {self.fillers} filler(s)"
 
+    @property
+    def folder(self) -> str:
+        """Its run folders' name: the row, with '+N-fillers' when it has fillers."""
+        return self.row if not self.fillers else f"{self.row}+{self.fillers}-fillers"
+
 
 def cells(depth_rows=DEPTH_ROWS, think_rows=THINK_ROWS, fillers=FILLERS) -> list[Cell]:
     """The models to train; a thinking row with no fillers that is also a depth row is
@@ -97,10 +104,14 @@ def cell_task(s: ex.Settings, cell: Cell):
     return datalib.make_task(s.task, loss_on="answer", **{**s.task_kwargs, "think": cell.fillers})
 
 
-def train_and_score(cell: Cell, task, s: ex.Settings, seed: int, n_lines: int) -> dict | None:
+def train_and_score(cell: Cell, task, s: ex.Settings, seed: int, n_lines: int,
+                    out_dir: str | None = None, resume: bool = False,
+                    overwrite: bool = False) -> dict | None:
     """Train one cell with one seed (in a worker) and score it at every depth; a small
-    JSON-ready record, or None after a Ctrl-C."""
-    result = ex.train_one(cell.row, task, s, seed, label=cell.label)
+    JSON-ready record, or None after a Ctrl-C. With out_dir the run keeps its checkpoint
+    in out_dir/<cell.folder>-seed<seed>, and resume reloads or continues it."""
+    result = ex.train_one(cell.row, task, s, seed, out_dir, resume=resume, overwrite=overwrite,
+                          label=cell.label, folder=cell.folder)
     return None if result is None else record(cell, result, task, seed, n_lines)
 
 
@@ -115,11 +126,15 @@ def record(cell: Cell, result, task, seed: int, n_lines: int) -> dict:
                 curve=[(r["step"], r["val_acc"]) for r in result.rows if r.get("val_acc") is not None])
 
 
-def run_cells(s: ex.Settings, chosen: list[Cell], n_lines: int, workers: int) -> list[dict]:
-    """Every cell with every seed, `workers` at a time; the records in a fixed order."""
+def run_cells(s: ex.Settings, chosen: list[Cell], n_lines: int, workers: int,
+              out_dir: str | None = None, resume: bool = False,
+              overwrite: bool = False) -> list[dict]:
+    """Every cell with every seed, `workers` at a time; the records in a fixed order.
+    With out_dir every run keeps its checkpoint there (train_and_score)."""
     jobs = []
     for cell in chosen:
-        jobs += [(cell, cell_task(s, cell), s, seed, n_lines) for seed in s.seeds]
+        jobs += [(cell, cell_task(s, cell), s, seed, n_lines, out_dir, resume, overwrite)
+                 for seed in s.seeds]
     records = parallel.map_runs(train_and_score, jobs, workers)
     if any(r is None for r in records):
         raise KeyboardInterrupt
@@ -238,14 +253,18 @@ def write_figures(out_dir: str, rows: list[dict], runs: list[dict]) -> list[str]
 
 
 def run_hops(s: ex.Settings, out_dir: str, chosen: list[Cell], n_lines: int,
-             workers: int) -> dict:
-    checkpoint.check_out_folder(out_dir)
+             workers: int, resume: bool = False, overwrite: bool = False) -> dict:
+    """Train and score every cell, each run keeping its checkpoint in out_dir/runs/ (a
+    folder holding them needs resume, which reloads or continues them, or overwrite);
+    write results.md, results.json and the figures into out_dir."""
+    runs_dir = os.path.join(out_dir, "runs")
+    ex.check_run_folders(runs_dir, [c.folder for c in chosen], s, resume, overwrite)
     os.makedirs(out_dir, exist_ok=True)
     task = ex.make_task(s)
     print(f"hops: {len(chosen)} models x {len(s.seeds)} seed(s), {s.train.steps} steps each, "
           f"on {ex.describe_task(task)}, {workers} at a time", flush=True)
     start = time.perf_counter()
-    records = run_cells(s, chosen, n_lines, workers)
+    records = run_cells(s, chosen, n_lines, workers, runs_dir, resume, overwrite)
     elapsed = time.perf_counter() - start
     rows = summarize(records)
     report = dict(settings=dataclasses.asdict(s), task=dict(name=task.name, **task.config()),
@@ -274,6 +293,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"(default {SETTINGS.train.steps})")
     parser.add_argument("--hops", type=int, help=f"the deepest questions trained and scored "
                         f"(default {SETTINGS.task_kwargs['hops']})")
+    ex.add_run_arguments(parser)
     ex.add_workers_argument(parser)
 
 
@@ -292,10 +312,9 @@ def run(args) -> int:
     chosen = [c for c in cells() if args.experiment in ("all", c.experiment)]
     try:
         run_hops(s, args.out, chosen, N_SCORED["quick" if args.quick else "full"],
-                 ex.workers_from_args(args))
+                 ex.workers_from_args(args), args.resume, args.overwrite)
     except KeyboardInterrupt:
-        print("\nstopped: nothing written (the runs of this command keep no checkpoints)")
-        return 130
+        return ex.interrupted("hops", args)
     return 0
 
 

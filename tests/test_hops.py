@@ -117,6 +117,23 @@ def test_hops_command_quick_writes_tables_and_figures(tmp_path, capsys):
     assert (out / "curves.png").stat().st_size > 0
 
 
+def test_hops_runs_keep_checkpoints_and_resume_reuses_them(tmp_path, capsys):
+    from minplt import cli
+    out = str(tmp_path / "hops")
+    argv = ["hops", "--quick", "--experiment", "thinking", "--out", out]
+    assert cli.main(argv) == 0
+    first = json.loads((tmp_path / "hops" / "results.json").read_text())["runs"]
+    assert (tmp_path / "hops" / "runs" / "plt-3+2-fillers" / "ckpt.npz").exists()
+    # again without a flag: refused before any work
+    assert cli.main(argv) == 2
+    assert "already holds trained models" in capsys.readouterr().err
+    # --resume reloads the finished runs: the same records
+    assert cli.main(argv + ["--resume"]) == 0
+    again = json.loads((tmp_path / "hops" / "results.json").read_text())["runs"]
+    strip = lambda runs: [{k: v for k, v in r.items() if k != "seconds"} for r in runs]
+    assert strip(again) == strip(first)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--seeds", "0"], "--seeds must be >= 1"),
     (["--hops", "0"], "hops must be"),
