@@ -180,6 +180,14 @@ def solved_up_to(entry: dict) -> int:
     return depth
 
 
+def _next_depth(entry: dict) -> str:
+    """'; 89% at 3 hops' after a 'solves up to 2' (nothing when every depth is solved)."""
+    depth = solved_up_to(entry)
+    if depth >= len(entry["hops"]):
+        return ""
+    return f"; {100 * entry['answers'][depth]:.0f}% at {entry['hops'][depth]} hop(s)"
+
+
 def findings(rows: list[dict]) -> list[str]:
     """The statements the run supports, worked out from its numbers."""
     by = {(r["row"], r["fillers"]): r for r in rows}
@@ -187,7 +195,7 @@ def findings(rows: list[dict]) -> list[str]:
     for r in rows:
         if r["experiment"] == "depth":
             lines.append(f"{r['row']} ({r['n_layer']} block(s) x {r['n_loops']} loop(s)) "
-                         f"solves up to {solved_up_to(r)} hop(s)")
+                         f"solves up to {solved_up_to(r)} hop(s){_next_depth(r)}")
     for looped, plain in (("loop-2", "vanilla-2x"), ("loop-3", "vanilla-3x")):
         if (looped, 0) in by and (plain, 0) in by:
             a, b = by[looped, 0], by[plain, 0]
@@ -197,7 +205,7 @@ def findings(rows: list[dict]) -> list[str]:
     for r in rows:
         if r["experiment"] == "thinking":
             lines.append(f"{r['row']} with {r['fillers']} filler(s) solves up to "
-                         f"{solved_up_to(r)} hop(s)")
+                         f"{solved_up_to(r)} hop(s){_next_depth(r)}")
     return lines
 
 
@@ -209,7 +217,7 @@ def results_markdown(rows, s: ex.Settings, task, elapsed: float) -> str:
     m, t = s.model, s.train
     ks = rows[0]["hops"]
     head = " | ".join(f"k={k}" for k in ks)
-    text = [f"# What the loops buy: pointer chasing\n",
+    text = [f"**What the loops buy: pointer chasing**\n",
             f"Task: {ex.describe_task(task)}; trained on a mixture of "
             f"{task.min_hops}..{task.hops} hops, scored on {N_SCORED['full']} lines "
             f"of each k. Model: width {m.n_embd}, {m.n_head} heads, MLP {m.d_ff}, one "
@@ -222,7 +230,7 @@ def results_markdown(rows, s: ex.Settings, task, elapsed: float) -> str:
         chosen = [r for r in rows if r["experiment"] == experiment]
         if not chosen:
             continue
-        text += [f"## {title}\n", f"| model | blocks x loops | fillers | params | {head} |",
+        text += [f"**{title}**\n", f"| model | blocks x loops | fillers | params | {head} |",
                  "|---|---|---:|---:|" + "---:|" * len(ks)]
         for r in chosen:
             text.append(f"| {r['row']} | {r['n_layer']} x {r['n_loops']} | {r['fillers']} | "

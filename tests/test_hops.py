@@ -85,8 +85,8 @@ def test_summary_over_seeds_and_the_depth_each_model_solves():
     # a gap at k=1 stops the count even if deeper hops are solved
     assert hops.solved_up_to(dict(hops=[1, 2], answers=[0.5, 1.0])) == 0
     lines = hops.findings(rows)
-    assert "vanilla (1 block(s) x 1 loop(s)) solves up to 1 hop(s)" in lines
-    assert "plt-3 with 1 filler(s) solves up to 1 hop(s)" in lines
+    assert "vanilla (1 block(s) x 1 loop(s)) solves up to 1 hop(s); 25% at 2 hop(s)" in lines
+    assert "plt-3 with 1 filler(s) solves up to 1 hop(s); 50% at 2 hop(s)" in lines
 
 
 def test_rows_of_plain_stacks_and_variants():
@@ -107,7 +107,7 @@ def test_hops_command_quick_writes_tables_and_figures(tmp_path, capsys):
     report = json.loads((out / "results.json").read_text())
     assert len(report["runs"]) == len(hops.cells())
     text = (out / "results.md").read_text()
-    assert "## Depth: accuracy against hops" in text and "## Thinking positions: filler" in text
+    assert "**Depth: accuracy against hops**" in text and "**Thinking positions: filler" in text
     assert (out / "accuracy_vs_hops.png").stat().st_size > 0
     assert (out / "thinking.png").stat().st_size > 0
     # the README's copies are drawn from the same JSON
