@@ -34,7 +34,8 @@
 # the reference with loop-2's compute and twice its parameters.
 #
 # One difference in the data, and it is the method's: the CLP rows read each line with
-# one filler position (`_`) before every answer. Under CLP the second loop of a position
+# filler positions (`_`) before every answer, one per loop after the first (one for
+# the 2-loop rows, two for plt-3). Under CLP the second loop of a position
 # reads the first loop of the position *before* (lesson 03), so the second hop of an
 # answer is done one position later than the first: without a position to spare
 # between question and answer, a CLP model answers like a one-pass model. Lesson 07

@@ -358,7 +358,7 @@ def train_sizes(quick: bool) -> list[tuple[str, M.Config, int, int]]:
             ("small", dataclasses.replace(M.PRESETS["small"], vocab_size=256), 8, 64)]
 
 
-def train_throughput(variants, sizes, seed, repeats, log):
+def train_throughput(variants, sizes, seed, repeats, log, blas_threads: int = 1):
     """Tokens/s of forward + backward + AdamW, NumPy, for each size and variant, with
     numpy's BLAS on one thread as in training (train.TrainSettings.blas_threads)."""
     from minplt import parallel
@@ -379,7 +379,7 @@ def train_throughput(variants, sizes, seed, repeats, log):
                 _, grads = M.loss_and_grads(params, cfg, tokens[:, :-1], tokens[:, 1:])
                 M.clip_grad_norm(grads, 1.0)
                 opt.step(params, grads)
-            with parallel.blas_threads(1):
+            with parallel.blas_threads(blas_threads):
                 seconds = statistics.median(timing.repeat(train_step, repeats=repeats, warmup=1))
             rows.append({"size": size, "variant": variant, "batch": batch, "seq": seq,
                          "n_embd": cfg.n_embd, "tokens_per_s": batch * seq / seconds})

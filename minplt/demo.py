@@ -60,7 +60,7 @@ def train_models(s: ex.Settings, out_dir: str, resume: bool = False,
     for name in VARIANTS:
         task = ex.make_task(s, name)
         cfg = ex.row_config(name, task, s)
-        fillers = ex.fillers_for(name, s, ex.make_task(s))
+        fillers = ex.fillers_for(name, s)
         print(f"{name}: {model.count_params(model.init_params(cfg)):,} parameters, "
               f"{cfg.n_layer} layer(s) x {cfg.n_loops} loop(s)"
               + (f", {fillers} filler position(s) before each answer" if fillers else ""))
@@ -138,7 +138,7 @@ def run_demo(s: ex.Settings, out_dir: str, backend: str = "auto", examples: int 
     for name, r in results.items():
         ms = ex.decode_ms_per_token(r.params, r.config, prompt, s.decode_tokens, backend)
         rows.append(ex.summarize(name, [r], r.config, ms, s.kv_length,
-                                 ex.fillers_for(name, s, task)))
+                                 ex.fillers_for(name, s)))
     report = []                       # what is printed from here on, also in results.md
 
     def say(text=""):

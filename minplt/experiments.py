@@ -73,9 +73,10 @@ class Settings:
     train: trainlib.TrainSettings = trainlib.TrainSettings(
         steps=1500, batch_size=32, lr=3e-3, warmup=100, eval_every=150, eval_batches=8)
     seeds: tuple = (0, 1, 2)        # one run per row and seed (train.seed is replaced)
-    # On pointer chasing a CLP row gets hops-1 filler positions before each answer:
-    # under CLP the loops of an answer run along the diagonal, through the positions
-    # before it (docs/method.md §4). Without CLP a filler only costs a step of depth.
+    # On pointer chasing a CLP row with L loops gets L-1 filler positions before each
+    # answer: under CLP the loops of an answer run along the diagonal, through the
+    # positions before it, and with L-1 fillers the diagonal starts at the question
+    # (docs/method.md §4, §9). Without CLP a filler only costs a step of depth.
     # `python -m minplt hops` measures both.
     clp_thinking: bool = True
     decode_tokens: int = 32         # tokens timed per decode measurement
@@ -99,17 +100,17 @@ def make_task(s: Settings, row: str | None = None):
     accuracy measures (the prompts are random and cannot be predicted). With a row
     name, the layout that row trains on (Settings.clp_thinking)."""
     task = datalib.make_task(s.task, loss_on="answer", **s.task_kwargs)
-    if row is not None and fillers_for(row, s, task):
+    if row is not None and fillers_for(row, s):
         task = datalib.make_task(s.task, loss_on="answer", **{
-            **s.task_kwargs, "think": task.think + fillers_for(row, s, task)})
+            **s.task_kwargs, "think": task.think + fillers_for(row, s)})
     return task
 
 
-def fillers_for(row: str, s: Settings, task) -> int:
+def fillers_for(row: str, s: Settings) -> int:
     """Filler positions added before each answer for `row` (Settings.clp_thinking)."""
     if s.task != "pointer" or not s.clp_thinking or not model.make_config(parse_row(row)[0]).clp:
         return 0
-    return task.hops - 1
+    return model.make_config(parse_row(row)[0]).n_loops - 1
 
 
 # The stack and budget of each task, chosen by measurement (the README's Findings).
@@ -454,7 +455,7 @@ def run_ablation(s: Settings, out_dir: str, names=None, backend: str = "auto",
     for name in names:
         cfg = runs[name][0].config
         ms = decode_ms_per_token(runs[name][0].params, cfg, prompt, s.decode_tokens, backend)
-        rows.append(summarize(name, runs[name], cfg, ms, s.kv_length, fillers_for(name, s, task)))
+        rows.append(summarize(name, runs[name], cfg, ms, s.kv_length, fillers_for(name, s)))
     elapsed = time.perf_counter() - start
 
     logs = {name: runs[name][0].rows for name in names}        # seed 0's training curves
@@ -535,7 +536,7 @@ def add_task_arguments(parser) -> None:
     parser.add_argument("--length", type=int, help="letters to sort (sort)")
     parser.add_argument("--no-thinking", action="store_true",
                         help="pointer: no filler positions for the CLP rows (by default each gets "
-                             "hops-1 before every answer, which CLP needs; see the README)")
+                             "L-1 before every answer, L its loops, which CLP needs; see the README)")
 
 
 def task_from_args(args, s: Settings) -> dict:

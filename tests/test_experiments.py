@@ -31,10 +31,10 @@ def test_ablate_quick_writes_every_row(tmp_path, capsys):
     assert block == sum(v.size for k, v in model.init_params(
         experiments.row_config("vanilla", experiments.make_task(experiments.QUICK),
                                experiments.QUICK)).items() if k.startswith("layers.0."))
-    # on pointer chasing the CLP rows read hops-1 = 1 filler before each answer, the others none
+    # on pointer chasing a CLP row of L loops reads L-1 fillers before each answer, the others none
     assert {r["variant"]: r["fillers"] for r in rows.values()} == {
         "vanilla": 0, "loop-2": 0, "loop+clp-2": 1, "loop+clp+kvshare-2": 1, "plt-2": 1,
-        "plt-3": 1, "vanilla-2x": 0}
+        "plt-3": 2, "vanilla-2x": 0}
     # KV bytes follow the memory table (docs/method.md §8): loops without sharing double the cache
     assert rows["loop-2"]["kv_bytes"] == 2 * rows["vanilla"]["kv_bytes"]
     assert rows["loop+clp+kvshare-2"]["kv_bytes"] == rows["vanilla"]["kv_bytes"]
@@ -148,8 +148,8 @@ def test_runs_in_worker_processes_give_the_serial_results(tmp_path):
 
 def test_each_row_reads_its_layout_and_no_thinking_removes_the_fillers():
     s = experiments.SETTINGS.replace(task_kwargs=dict(hops=3, min_hops=1))
-    assert experiments.make_task(s, "plt-3").think == 2      # hops - 1
-    assert experiments.make_task(s, "loop+clp-2").think == 2
+    assert experiments.make_task(s, "plt-3").think == 2      # L - 1
+    assert experiments.make_task(s, "loop+clp-2").think == 1
     assert experiments.make_task(s, "loop-3").think == 0
     assert experiments.make_task(s, "vanilla-2x").think == 0
     assert experiments.make_task(s.replace(clp_thinking=False), "plt-3").think == 0
