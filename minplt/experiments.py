@@ -475,7 +475,7 @@ def run_ablation(s: Settings, out_dir: str, names=None, backend: str = "auto",
 def results_markdown(rows, s: Settings, task, backend_note, elapsed) -> str:
     seeds = ", ".join(str(x) for x in s.seeds)
     m, t = s.model, s.train
-    return (f"# Ablation (PLT paper, Table 2, at toy scale)\n\n"
+    return (f"**Ablation (PLT paper, Table 2, at toy scale)**\n\n"
             f"Task: {describe_task(task)}, sequence length {task.block_size}; loss on the "
             f"answer only. Model: width {m.n_embd}, {m.n_head} heads, {m.n_layer} layer(s) in "
             f"the shared stack, MLP {m.d_ff}, window {m.window}. Training: {t.steps} steps of "
