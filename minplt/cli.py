@@ -108,6 +108,17 @@ def run(args) -> int:
         seed = args.seed + i
         prompt, expected = (fixed, None) if fixed is not None else \
             task.sample("val", np.random.default_rng(seed))
+        if expected is not None and args.tokens is None and args.temperature == 0:
+            # a task's own question: answered as in training, along its layout (on
+            # pointer chasing each answer follows its question and fillers)
+            from minplt.experiments import greedy_answers
+            text = greedy_answers(ckpt.params, ckpt.config, task, [prompt], args.backend,
+                                  args.schedule)[0]
+            if args.num_samples > 1:
+                print(f"--- sample {i + 1} of {args.num_samples} (seed {seed})")
+            print(task.layout(prompt, text)[0])
+            print(f"expected {expected!r}: {'correct' if text == expected else 'wrong'}")
+            continue
         out = model.generate(ckpt.params, ckpt.config, tokenizer.encode(prompt), n_tokens,
                              temperature=args.temperature, top_k=args.top_k, seed=seed,
                              schedule=args.schedule, backend=args.backend)

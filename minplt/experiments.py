@@ -321,7 +321,7 @@ def decode_ms_per_token(params, cfg: model.Config, prompt, n_tokens: int = 32,
 
 # Printed under every latency table: what these toy-size timings can and cannot show.
 def greedy_answers(params, cfg: model.Config, task, prompts: list[str],
-                   backend: str = "numpy") -> list[str]:
+                   backend: str = "numpy", schedule: str = "auto") -> list[str]:
     """The answers a user gets: each prompt laid out as in training (task.layout: on
     pointer chasing each answer follows its question and fillers), with the model's own
     greedy letters written into the answer positions and everything else fed as given,
@@ -339,7 +339,7 @@ def greedy_answers(params, cfg: model.Config, task, prompts: list[str],
         if t in slots:
             lines[:, t] = logits.argmax(-1)
         if t < slots[-1]:
-            logits = model.step_batch(params, cfg, cache, lines[:, t])
+            logits = model.step_batch(params, cfg, cache, lines[:, t], schedule)
     return [task.tokenizer.decode(row[slots]) for row in lines]
 
 

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from minplt import checkpoint, cli, data
@@ -40,6 +41,24 @@ def test_sample_answers_a_task_prompt(task_checkpoint, capsys, schedule):
     assert cli.main(["sample", str(task_checkpoint), "--schedule", schedule]) == 0
     out = capsys.readouterr().out
     assert "plt-2" in out and "expected" in out
+
+
+def test_sample_answers_pointer_questions_along_the_layout(tmp_path, capsys):
+    """Pointer chasing asks several questions per line: sample feeds each question (and
+    its fillers) and writes the model's answer after it, as the line was in training."""
+    task = data.make_task("pointer", hops=2, min_hops=1, think=1, loss_on="answer")
+    cfg = M.make_config("plt", 2, "tiny", vocab_size=task.vocab_size, block_size=task.block_size)
+    path = tmp_path / "ckpt.npz"
+    checkpoint.save(str(path), M.init_params(cfg, 0), cfg,
+                    meta={"tokenizer": task.tokenizer.to_dict(),
+                          "data": {"kind": "task", "name": "pointer", "kwargs": task.config()}})
+    assert cli.main(["sample", str(path), "--num-samples", "2"]) == 0
+    lines = [l for l in capsys.readouterr().out.splitlines() if "|" in l]
+    assert len(lines) == 2
+    for seed, line in enumerate(lines):
+        prompt, expected = task.sample("val", np.random.default_rng(seed))
+        answers = line.split("|")[1][2::3]                 # question, filler, answer, ...
+        assert task.layout(prompt, answers)[0] == line and len(answers) == task.queries
 
 
 def test_both_schedules_print_the_same_text(task_checkpoint, capsys):
