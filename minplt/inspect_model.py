@@ -117,7 +117,7 @@ def inspect(path: str, prompt: str | None, out_dir: str | None = None, seed: int
             raise ValueError(f"{path} was trained on text: give the text to look at with "
                              "--prompt TEXT")
         question, answer = task.sample("val", np.random.default_rng(seed))
-        prompt = question + answer
+        prompt = task.layout(question, answer)[0]     # the line as the model was trained on it
     if len(prompt) > cfg.block_size:
         raise ValueError(f"--prompt has {len(prompt)} characters, the model reads at most "
                          f"{cfg.block_size} (its block_size); shorten it")
