@@ -59,7 +59,7 @@ lab: $(STAMP)
 	test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install -q -e ".[dev,lessons]"
 	env -u MPLBACKEND $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) lessons/
 
-## Copy the results of the last demo, ablate and bench runs into README.md.
+## Copy the results of the last demo, hops, ablate and bench runs into README.md.
 readme: $(STAMP)
 	$(BIN)/python -m minplt.readme README.md
 
