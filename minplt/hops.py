@@ -185,7 +185,7 @@ def _next_depth(entry: dict) -> str:
     depth = solved_up_to(entry)
     if depth >= len(entry["hops"]):
         return ""
-    return f"; {100 * entry['answers'][depth]:.0f}% at {entry['hops'][depth]} hop(s)"
+    return f"; {100 * entry['answers'][depth]:.1f}% at {entry['hops'][depth]} hop(s)"
 
 
 def findings(rows: list[dict]) -> list[str]:

@@ -85,8 +85,8 @@ def test_summary_over_seeds_and_the_depth_each_model_solves():
     # a gap at k=1 stops the count even if deeper hops are solved
     assert hops.solved_up_to(dict(hops=[1, 2], answers=[0.5, 1.0])) == 0
     lines = hops.findings(rows)
-    assert "vanilla (1 block(s) x 1 loop(s)) solves up to 1 hop(s); 25% at 2 hop(s)" in lines
-    assert "plt-3 with 1 filler(s) solves up to 1 hop(s); 50% at 2 hop(s)" in lines
+    assert "vanilla (1 block(s) x 1 loop(s)) solves up to 1 hop(s); 25.0% at 2 hop(s)" in lines
+    assert "plt-3 with 1 filler(s) solves up to 1 hop(s); 50.0% at 2 hop(s)" in lines
 
 
 def test_rows_of_plain_stacks_and_variants():
