@@ -392,7 +392,7 @@ def plot_thinking(rows):
             ax.axvline(k - 1, color="grey", linewidth=0.8, alpha=0.5)
         ax.set_xticks(sorted({r["fillers"] for r in thinking}))
         ax.set_ylim(0, 105)
-        ax.set(xlabel="filler positions before each answer", title=f"k = {k} hops "
+        ax.set(xlabel="filler positions before each answer", title=f"k = {k} hop{'s' * (k > 1)} "
                f"(grey line: k - 1 fillers)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("answers right (%)")
