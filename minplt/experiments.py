@@ -100,17 +100,19 @@ def make_task(s: Settings, row: str | None = None):
     accuracy measures (the prompts are random and cannot be predicted). With a row
     name, the layout that row trains on (Settings.clp_thinking)."""
     task = datalib.make_task(s.task, loss_on="answer", **s.task_kwargs)
-    if row is not None and fillers_for(row, s):
-        task = datalib.make_task(s.task, loss_on="answer", **{
-            **s.task_kwargs, "think": task.think + fillers_for(row, s)})
+    fillers = 0 if row is None else fillers_for(row, s)
+    if fillers:
+        task = datalib.make_task(s.task, loss_on="answer",
+                                 **{**s.task_kwargs, "think": task.think + fillers})
     return task
 
 
 def fillers_for(row: str, s: Settings) -> int:
     """Filler positions added before each answer for `row` (Settings.clp_thinking)."""
-    if s.task != "pointer" or not s.clp_thinking or not model.make_config(parse_row(row)[0]).clp:
+    looped = model.make_config(parse_row(row)[0])
+    if s.task != "pointer" or not s.clp_thinking or not looped.clp:
         return 0
-    return model.make_config(parse_row(row)[0]).n_loops - 1
+    return looped.n_loops - 1
 
 
 # The stack and budget of each task, chosen by measurement (the README's Findings).
