@@ -101,7 +101,7 @@ def score_by_hops(params, cfg: model.Config, task, n_lines: int, seed: int = 0) 
 
 def cell_task(s: ex.Settings, cell: Cell):
     """The task of the settings with the cell's filler positions before each answer."""
-    return datalib.make_task(s.task, loss_on="answer", **{**s.task_kwargs, "think": cell.fillers})
+    return ex.make_task(s.replace(task_kwargs={**s.task_kwargs, "think": cell.fillers}))
 
 
 def train_and_score(cell: Cell, task, s: ex.Settings, seed: int, n_lines: int,
