@@ -358,11 +358,21 @@ def train_sizes(quick: bool) -> list[tuple[str, M.Config, int, int]]:
             ("small", dataclasses.replace(M.PRESETS["small"], vocab_size=256), 8, 64)]
 
 
-def train_throughput(variants, sizes, seed, repeats, log, blas_threads: int = 1):
-    """Tokens/s of forward + backward + AdamW, NumPy, for each size and variant, with
-    numpy's BLAS on one thread as in training (train.TrainSettings.blas_threads)."""
+# (backend, threads) of each training measurement: the NumPy reference, and the Numba
+# kernels on one thread and on two (where the machine has two cores for this process).
+TRAIN_RUNS = (("numpy", 1), ("numba", 1), ("numba", 2))
+
+
+def train_throughput(variants, sizes, seed, repeats, log, runs=TRAIN_RUNS,
+                     min_seconds: float = 0.3):
+    """Tokens/s of a training step (forward, backward, gradient clipping, AdamW) for each
+    size, variant and (backend, threads) of `runs`: the median of `repeats` timings of
+    at least min_seconds each. Memory is kept for reuse as in training
+    (parallel.keep_freed_memory)."""
     from minplt import parallel
 
+    parallel.keep_freed_memory()
+    runs = [(backend, n) for backend, n in runs if n <= parallel.default_workers()]
     rows = []
     rng = np.random.default_rng(seed)
     for size, stack, batch, seq in sizes:
@@ -371,20 +381,49 @@ def train_throughput(variants, sizes, seed, repeats, log, blas_threads: int = 1)
             cfg = dataclasses.replace(stack, n_loops=looped.n_loops, clp=looped.clp,
                                       kv_share=looped.kv_share, gswa=looped.gswa,
                                       block_size=max(seq, stack.block_size))
-            params = M.init_params(cfg, seed)
-            opt = M.AdamW(params, lr=1e-3)
             tokens = rng.integers(0, cfg.vocab_size, (batch, seq + 1))
+            row = {"size": size, "variant": variant, "batch": batch, "seq": seq,
+                   "n_embd": cfg.n_embd, "tokens_per_s": {}}
+            for backend, n in runs:
+                params = M.init_params(cfg, seed)
+                opt = M.AdamW(params, lr=1e-3, backend=backend)
 
-            def train_step():
-                _, grads = M.loss_and_grads(params, cfg, tokens[:, :-1], tokens[:, 1:])
-                M.clip_grad_norm(grads, 1.0)
-                opt.step(params, grads)
-            with parallel.blas_threads(blas_threads):
-                seconds = statistics.median(timing.repeat(train_step, repeats=repeats, warmup=1))
-            rows.append({"size": size, "variant": variant, "batch": batch, "seq": seq,
-                         "n_embd": cfg.n_embd, "tokens_per_s": batch * seq / seconds})
-            log(f"  {size:6s} {variant:8s} {batch * seq / seconds:9.0f} tokens/s")
+                def train_step():
+                    _, grads = M.loss_and_grads(params, cfg, tokens[:, :-1], tokens[:, 1:],
+                                                backend)
+                    M.clip_grad_norm(grads, 1.0, backend)
+                    opt.step(params, grads)
+
+                def steps_for(seconds):
+                    start, done = time.perf_counter(), 0
+                    while done == 0 or time.perf_counter() - start < seconds:
+                        train_step()
+                        done += 1
+                    return (time.perf_counter() - start) / done
+
+                with parallel.threads(n):
+                    steps_for(0.0)                                # compile, warm caches
+                    per_step = statistics.median(steps_for(min_seconds)
+                                                 for _ in range(repeats))
+                row["tokens_per_s"][f"{backend} {n}t"] = batch * seq / per_step
+            rows.append(row)
+            log(f"  {size:6s} {variant:8s} " + "  ".join(
+                f"{k} {v:9.0f}" for k, v in row["tokens_per_s"].items()) + " tokens/s")
     return rows
+
+
+def train_table(rows) -> str:
+    """Training tokens/s per (backend, threads), and the best Numba run over NumPy."""
+    keys = list(rows[0]["tokens_per_s"])
+    lines = [f"  {'size':6s} {'variant':8s} " + " ".join(f"{k:>11s}" for k in keys)
+             + "   numba/numpy"]
+    for r in rows:
+        t = r["tokens_per_s"]
+        best = max(v for k, v in t.items() if k.startswith("numba"))
+        lines.append(f"  {r['size']:6s} {r['variant']:8s} "
+                     + " ".join(f"{t[k]:11,.0f}" for k in keys)
+                     + f"   {best / t['numpy 1t']:.2f}x")
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------
@@ -586,13 +625,12 @@ def run(args) -> int:
         sizes = train_sizes(args.quick)
         described = "; ".join(f"{name}: width {c.n_embd}, MLP {c.d_ff}, {c.n_layer} block(s), "
                               f"batch {b} x {t}" for name, c, b, t in sizes)
-        log(f"\nTraining throughput, forward + backward + AdamW (NumPy, 1 BLAS thread): "
-            f"{described}")
+        log(f"\nTraining throughput, tokens/s of forward + backward + AdamW: {described}")
         result["train"] = train_throughput(["vanilla", "loop-2", "plt-2"], sizes, args.seed,
-                                           1 if args.quick else 5, log)
-        report.append(f"\nTraining throughput (1 BLAS thread; {described}):\n"
-                      + "\n".join(f"  {r['size']:6s} {r['variant']:8s} {r['tokens_per_s']:10.0f}"
-                                  " tokens/s" for r in result["train"]))
+                                           1 if args.quick else 5, log,
+                                           min_seconds=0.05 if args.quick else 0.3)
+        report.append(f"\nTraining throughput, tokens/s ({described}; median of "
+                      f"{1 if args.quick else 5} runs):\n" + train_table(result["train"]))
 
     machine["load_average_end"] = load_average()
     summary = (f"{machine['cpu']} | {machine['threads']} numba threads | numpy {machine['numpy']} "

@@ -132,6 +132,11 @@ class Task:
         """Arguments that rebuild this task: make_task(task.name, **task.config())."""
         return {"seq_len": self.seq_len, "loss_on": self.loss_on}
 
+    def at_step(self, step: int, total_steps: int) -> "Task":
+        """The task that training step `step` draws its batch from: this one (a task with
+        a curriculum, such as PointerTask's stages, changes over the steps)."""
+        return self
+
     # --- shared ----------------------------------------------------------------
 
     @property
@@ -423,7 +428,9 @@ class PointerTask(Task):
     scores about 18% per answer at the default size (chance alone: 1/9).
 
     With min_hops < hops, each line draws its number of hops from min_hops..hops (a
-    mixture for training); the prefix says which.
+    mixture for training); the prefix says which. A curriculum, e.g. stages=(2, 3, 4)
+    with hops=4, trains on min_hops..2 hops for the first third of the steps, ..3 for
+    the second and ..4 for the last (at_step; the training loop asks for each step's).
 
     Generating an answer: feed the line up to a question (and its fillers) and take the
     argmax; then append that letter and the next question. exact_match scores a line
@@ -439,12 +446,18 @@ class PointerTask(Task):
     alphabet = string.ascii_lowercase[:MAX_NODES] + string.digits[1:] + ":|_" + POINTER_CHARS
 
     def __init__(self, hops: int = 2, nodes: int = 10, queries: int = 5, think: int = 0,
-                 min_hops: int | None = None, seq_len: int | None = None,
+                 min_hops: int | None = None, stages: tuple = (), seq_len: int | None = None,
                  loss_on: str = "all"):
         self.nodes = _check_int("nodes", nodes, 3, self.MAX_NODES)
         # fewer hops than nodes, so an answer is never the question itself
         self.hops = _check_int("hops", hops, 1, min(9, self.nodes - 1))
         self.min_hops = self.hops if min_hops is None else _check_int("min_hops", min_hops, 1, self.hops)
+        self.stages = tuple(stages)
+        for stage in self.stages:
+            _check_int("a curriculum stage (stages)", stage, self.min_hops, self.hops)
+        if self.stages and (list(self.stages) != sorted(self.stages) or self.stages[-1] != self.hops):
+            raise ValueError(f"stages {self.stages} must rise to hops={self.hops}: the deepest "
+                             "questions of each stage of training, e.g. (2, 3, 4) for hops=4")
         self.queries = _check_int("queries", queries, 1, self.nodes)
         self.think = _check_int("think", think, 0)
         # "k:", a pointer per node, "|", then per question: letter, fillers, answer
@@ -452,14 +465,25 @@ class PointerTask(Task):
                          seq_len, loss_on)
 
     def config(self) -> dict:
+        stages = {"stages": list(self.stages)} if self.stages else {}
         return {"hops": self.hops, "nodes": self.nodes, "queries": self.queries,
-                "think": self.think, "min_hops": self.min_hops, **super().config()}
+                "think": self.think, "min_hops": self.min_hops, **stages, **super().config()}
 
-    def with_hops(self, hops: int) -> "PointerTask":
-        """The same task with every line asking exactly `hops` hops, padded to this
-        task's seq_len: for scoring a model trained on a mixture at each depth."""
-        return PointerTask(hops=hops, min_hops=hops, nodes=self.nodes, queries=self.queries,
-                           think=self.think, seq_len=self.seq_len, loss_on=self.loss_on)
+    def with_hops(self, hops: int, min_hops: int | None = None) -> "PointerTask":
+        """The same task with every line asking exactly `hops` hops (or min_hops..hops),
+        padded to this task's seq_len: for scoring a model trained on a mixture at each
+        depth, and for the stages of a curriculum."""
+        return PointerTask(hops=hops, min_hops=hops if min_hops is None else min_hops,
+                           nodes=self.nodes, queries=self.queries, think=self.think,
+                           seq_len=self.seq_len, loss_on=self.loss_on)
+
+    def at_step(self, step: int, total_steps: int) -> "PointerTask":
+        """The task to draw training step `step` of `total_steps` from: this one, or with
+        a curriculum the stage's (its deepest questions rise stage by stage)."""
+        if not self.stages:
+            return self
+        stage = self.stages[min(len(self.stages) - 1, step * len(self.stages) // total_steps)]
+        return self.with_hops(stage, min(self.min_hops, stage))
 
     @classmethod
     def pointer(cls, source: str, target: str) -> str:

@@ -18,12 +18,17 @@ model at each number of hops k. Two experiments:
              from the position before, which costs a step of depth. (loop-3 with no
              fillers is the run of the depth experiment.)
              -> thinking.png
+  staircase  vanilla and the block looped 2, 3 and 4 times on 1..4 hops, trained with a
+             curriculum (the deepest questions rise 2 -> 3 -> 4 over the steps) and twice
+             the steps: how far the loops reach. (--experiment staircase; its own
+             folder, out/hops-staircase)
+             -> staircase.png
 
 Every cell trains with several seeds (default 3), one run per core in worker
 processes, each keeping its checkpoint in <out>/runs/: after a Ctrl-C, --resume
 continues where the runs stopped (and reloads the finished ones). results.md gives
-mean ± std over seeds, results.json every run. The full run takes about 45 minutes on
-two cores; --seeds 1 a third of that; --quick seconds.
+mean ± std over seeds, results.json every run. The README gives the run times of the
+full runs on two cores; --seeds 1 takes a third of that; --quick seconds.
 """
 from __future__ import annotations
 
@@ -42,6 +47,7 @@ from minplt import experiments as ex
 from minplt import train as trainlib
 
 DEPTH_ROWS = ("vanilla", "loop-2", "loop-3", "vanilla-2x", "vanilla-3x")
+STAIR_ROWS = ("vanilla", "loop-2", "loop-3", "loop-4")
 THINK_ROWS = ("loop-3", "loop+clp+kvshare-3", "plt-3")
 FILLERS = (0, 1, 2)
 SOLVED = 0.9            # a depth counts as solved from this accuracy per answer
@@ -58,6 +64,13 @@ SETTINGS = ex.Settings(
 QUICK = SETTINGS.replace(
     task_kwargs=dict(hops=2, min_hops=1, nodes=5, queries=2, think=0), seeds=(0,),
     train=SETTINGS.train.replace(steps=10, batch_size=8, eval_every=5, eval_batches=1))
+# The staircase: 1..4 hops. Trained on all four from the start, loop-3 and loop-4
+# learned one hop in 8000 steps; with the deepest questions added stage by stage they
+# learn all four (README, What the loops buy).
+STAIRCASE = SETTINGS.replace(
+    task_kwargs=dict(hops=4, min_hops=1, nodes=10, queries=5, think=0, stages=(2, 3, 4)),
+    train=SETTINGS.train.replace(steps=16000, eval_every=2000))
+QUICK_STAIRCASE = QUICK.replace(task_kwargs={**QUICK.task_kwargs, "hops": 3, "stages": (2, 3)})
 N_SCORED = {"full": 512, "quick": 16}       # lines scored per model and hop count
 
 
@@ -78,10 +91,12 @@ class Cell:
         return self.row if not self.fillers else f"{self.row}+{self.fillers}-fillers"
 
 
-def cells(depth_rows=DEPTH_ROWS, think_rows=THINK_ROWS, fillers=FILLERS) -> list[Cell]:
+def cells(depth_rows=DEPTH_ROWS, think_rows=THINK_ROWS, fillers=FILLERS,
+          stair_rows=()) -> list[Cell]:
     """The models to train; a thinking row with no fillers that is also a depth row is
     trained once (summarize() shows it in both experiments)."""
     return ([Cell("depth", row, 0) for row in depth_rows]
+            + [Cell("staircase", row, 0) for row in stair_rows]
             + [Cell("thinking", row, n) for row in think_rows for n in fillers
                if n > 0 or row not in depth_rows])
 
@@ -166,7 +181,9 @@ def summarize(records: list[dict], think_rows=THINK_ROWS) -> list[dict]:
             entry[what + "_per_seed"] = values.tolist()
         rows.append(entry)
     order = {row: i for i, row in enumerate(dict.fromkeys(r["row"] for r in records))}
-    return sorted(rows, key=lambda r: (r["experiment"] != "depth", order[r["row"]], r["fillers"]))
+    experiments = ("depth", "staircase", "thinking")
+    return sorted(rows, key=lambda r: (experiments.index(r["experiment"]), order[r["row"]],
+                                       r["fillers"]))
 
 
 def solved_up_to(entry: dict) -> int:
@@ -193,9 +210,10 @@ def findings(rows: list[dict]) -> list[str]:
     by = {(r["row"], r["fillers"]): r for r in rows}
     lines = []
     for r in rows:
-        if r["experiment"] == "depth":
-            lines.append(f"{r['row']} ({r['n_layer']} block(s) x {r['n_loops']} loop(s)) "
-                         f"solves up to {solved_up_to(r)} hop(s){_next_depth(r)}")
+        if r["experiment"] in ("depth", "staircase"):
+            lines.append(f"{r['row']} ({r['n_layer']} block(s) x {r['n_loops']} loop(s)"
+                         + (", curriculum" if r["experiment"] == "staircase" else "")
+                         + f") solves up to {solved_up_to(r)} hop(s){_next_depth(r)}")
     for looped, plain in (("loop-2", "vanilla-2x"), ("loop-3", "vanilla-3x")):
         if (looped, 0) in by and (plain, 0) in by:
             a, b = by[looped, 0], by[plain, 0]
@@ -219,13 +237,18 @@ def results_markdown(rows, s: ex.Settings, task, elapsed: float) -> str:
     head = " | ".join(f"k={k}" for k in ks)
     text = [f"**What the loops buy: pointer chasing**\n",
             f"Task: {ex.describe_task(task)}; trained on a mixture of "
-            f"{task.min_hops}..{task.hops} hops, scored on {N_SCORED['full']} lines "
+            f"{task.min_hops}..{task.hops} hops"
+            + (f" with a curriculum (the deepest questions rise "
+               f"{' -> '.join(map(str, task.stages))} over the steps, in equal parts)"
+               if task.stages else "")
+            + f", scored on {N_SCORED['full']} lines "
             f"of each k. Model: width {m.n_embd}, {m.n_head} heads, MLP {m.d_ff}, one "
             f"block in the shared stack. Training: {t.steps} steps of {t.batch_size} lines, "
             f"lr {t.lr}, seeds {', '.join(map(str, s.seeds))}. Cells: % of answers right, "
             f"mean ± std over seeds (% of lines with all {task.queries} answers right in "
             f"results.json). {ex.machine_line()}; {elapsed / 60:.1f} min.\n"]
     for experiment, title in (("depth", "Depth: accuracy against hops"),
+                              ("staircase", f"Staircase: 1..{ks[-1]} hops with a curriculum"),
                               ("thinking", "Thinking positions: filler tokens before each answer")):
         chosen = [r for r in rows if r["experiment"] == experiment]
         if not chosen:
@@ -245,15 +268,19 @@ def results_markdown(rows, s: ex.Settings, task, elapsed: float) -> str:
 
 
 def write_figures(out_dir: str, rows: list[dict], runs: list[dict]) -> list[str]:
-    """accuracy_vs_hops.png, thinking.png (the experiments that ran) and curves.png."""
+    """accuracy_vs_hops.png, staircase.png, thinking.png (the experiments that ran) and
+    curves.png."""
     import matplotlib
     matplotlib.use("Agg")             # files only, no window
     from visualizations import charts
 
     paths = [os.path.join(out_dir, "curves.png")]
     charts.plot_hops_curves(runs).savefig(paths[0], dpi=120)
-    for name, plot, experiment in (("accuracy_vs_hops.png", charts.plot_accuracy_vs_hops, "depth"),
-                                   ("thinking.png", charts.plot_thinking, "thinking")):
+    for name, plot, experiment in (
+            ("accuracy_vs_hops.png", charts.plot_accuracy_vs_hops, "depth"),
+            ("staircase.png", lambda r: charts.plot_accuracy_vs_hops(r, experiment="staircase"),
+             "staircase"),
+            ("thinking.png", charts.plot_thinking, "thinking")):
         if any(r["experiment"] == experiment for r in rows):
             paths.append(os.path.join(out_dir, name))
             plot(rows).savefig(paths[-1], dpi=120)
@@ -291,11 +318,13 @@ def run_hops(s: ex.Settings, out_dir: str, chosen: list[Cell], n_lines: int,
 # The command line: python -m minplt hops
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="out/hops", help="output folder (default out/hops)")
+    parser.add_argument("--out", help="output folder (default out/hops; for the staircase "
+                        "out/hops-staircase)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test in seconds (the models learn nothing)")
-    parser.add_argument("--experiment", choices=("all", "depth", "thinking"), default="all",
-                        help="run one of the two experiments (default: both)")
+    parser.add_argument("--experiment", choices=("all", "depth", "thinking", "staircase"),
+                        default="all", help="run one experiment (default: depth and "
+                        "thinking; the staircase runs on its own, about an hour)")
     parser.add_argument("--seeds", type=int, help=f"seeds per model (default {len(SETTINGS.seeds)})")
     parser.add_argument("--steps", type=int, help=f"training steps per model "
                         f"(default {SETTINGS.train.steps})")
@@ -306,7 +335,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    s = QUICK if args.quick else SETTINGS
+    staircase = args.experiment == "staircase"
+    if staircase:
+        s = QUICK_STAIRCASE if args.quick else STAIRCASE
+    else:
+        s = QUICK if args.quick else SETTINGS
+    out = args.out or ("out/hops-staircase" if staircase else "out/hops")
     changes = {}
     if args.seeds is not None:
         if args.seeds < 1:
@@ -316,10 +350,13 @@ def run(args) -> int:
         changes["train"] = s.train.replace(steps=args.steps)
     if args.hops is not None:
         changes["task_kwargs"] = {**s.task_kwargs, "hops": args.hops}
+        if staircase:                 # stages 2, 3, ... up to the deepest
+            changes["task_kwargs"]["stages"] = tuple(range(min(2, args.hops), args.hops + 1))
     s = s.replace(**changes)          # Settings checks the task's arguments
-    chosen = [c for c in cells() if args.experiment in ("all", c.experiment)]
+    chosen = (cells((), (), (), STAIR_ROWS) if staircase
+              else [c for c in cells() if args.experiment in ("all", c.experiment)])
     try:
-        run_hops(s, args.out, chosen, N_SCORED["quick" if args.quick else "full"],
+        run_hops(s, out, chosen, N_SCORED["quick" if args.quick else "full"],
                  ex.workers_from_args(args), args.resume, args.overwrite)
     except KeyboardInterrupt:
         return ex.interrupted("hops", args)

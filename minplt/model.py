@@ -383,6 +383,32 @@ def merge_heads(x):      # (B,H,T,D) -> (B,T,C)
     return x.transpose(0, 2, 1, 3).reshape(B, T, H * D)
 
 
+# The layer operations of a training step, by name: the NumPy functions above, or the
+# Numba kernels of train_kernels.py (same names, arguments and results), chosen once
+# per forward and kept in ForwardActs.ops for the backward.
+TRAIN_OPS = ("rmsnorm_forward", "rmsnorm_backward", "rope_forward", "rope_backward",
+             "attention_forward", "attention_backward", "swiglu_forward", "swiglu_backward",
+             "cross_entropy_forward", "cross_entropy_backward", "adamw_update",
+             "sum_of_squares")
+_TRAIN_OPS: dict[str, SimpleNamespace] = {}
+
+
+def get_train_ops(backend: str) -> SimpleNamespace:
+    """The training step's layer operations: 'numpy' (this file) or 'numba'
+    (train_kernels.py). Built once per backend."""
+    if backend not in ("numpy", "numba"):
+        raise ValueError(f"unknown backend {backend!r}; choose 'numpy' or 'numba'")
+    if backend not in _TRAIN_OPS:
+        if backend == "numpy":
+            source = globals()
+            _TRAIN_OPS[backend] = SimpleNamespace(**{n: source[n] for n in TRAIN_OPS})
+        else:
+            from minplt import train_kernels
+            _TRAIN_OPS[backend] = SimpleNamespace(**{n: getattr(train_kernels, n)
+                                                     for n in TRAIN_OPS})
+    return _TRAIN_OPS[backend]
+
+
 # ----------------------------------------------------------------------------------------
 # 3. The block: forward and backward (docs/method.md §2, §5)
 
@@ -421,37 +447,39 @@ class BlockActs:
     z: np.ndarray                # silu(h1) * h3
 
 
-def block_forward(params, cfg, j, u, kind, shared_kv, cos, sin):
+def block_forward(params, cfg, j, u, kind, shared_kv, cos, sin, ops=None):
     """One pre-norm block on u (B,T,C) [choice: LLaMA-style, pre-norm, no biases,
     docs/method.md §2, §9]. shared_kv is loop 1's (k, v) of this layer for 'shared' and
-    'gswa'. Returns the output (B,T,C) and the block's BlockActs."""
+    'gswa'; ops the layer operations (get_train_ops; default the NumPy ones above).
+    Returns the output (B,T,C) and the block's BlockActs."""
+    ops = ops or get_train_ops("numpy")
     p = f"layers.{j}."
     H, D = cfg.n_head, cfg.head_size
     scale = 1.0 / math.sqrt(D)
     T = u.shape[1]
-    a, rstd_attn = rmsnorm_forward(u, params[p + "attn_norm"], cfg.norm_eps)  # (B,T,C)
-    q = rope_forward(split_heads(a @ params[p + "wq"], H), cos, sin)     # (B,H,T,D)
+    a, rstd_attn = ops.rmsnorm_forward(u, params[p + "attn_norm"], cfg.norm_eps)  # (B,T,C)
+    q = ops.rope_forward(split_heads(a @ params[p + "wq"], H), cos, sin)     # (B,H,T,D)
     k = v = probs_loc = y_glob = y_loc = gate = None
     if kind in ("own", "gswa"):                    # this loop computes its own keys/values
-        k = rope_forward(split_heads(a @ params[p + "wk"], H), cos, sin)  # (B,H,T,D)
+        k = ops.rope_forward(split_heads(a @ params[p + "wk"], H), cos, sin)  # (B,H,T,D)
         v = split_heads(a @ params[p + "wv"], H)                         # (B,H,T,D)
     if kind == "own":
-        y, probs = attention_forward(q, k, v, causal_mask(T), scale)
+        y, probs = ops.attention_forward(q, k, v, causal_mask(T), scale)
     elif kind == "shared":
-        y, probs = attention_forward(q, *shared_kv, causal_mask(T), scale)
+        y, probs = ops.attention_forward(q, *shared_kv, causal_mask(T), scale)
     else:  # gswa: y = g * y_glob + (1 - g) * y_loc, one gate per head and position
-        y_glob, probs = attention_forward(q, *shared_kv, causal_mask(T), scale)
-        y_loc, probs_loc = attention_forward(q, k, v, causal_mask(T, cfg.window), scale)
+        y_glob, probs = ops.attention_forward(q, *shared_kv, causal_mask(T), scale)
+        y_loc, probs_loc = ops.attention_forward(q, k, v, causal_mask(T, cfg.window), scale)
         # [choice] the gate reads the block's normed input a_t (docs/method.md §5, §9)
         gate = sigmoid(a @ params[p + "gate_w"] + params[p + "gate_b"])  # (B,T,H)
         g = gate.transpose(0, 2, 1)[..., None]                           # (B,H,T,1)
         y = g * y_glob + (1.0 - g) * y_loc                               # (B,H,T,D)
     y = merge_heads(y)                                                   # (B,T,C)
     u_mid = u + y @ params[p + "wo"]                                     # (B,T,C)
-    m, rstd_mlp = rmsnorm_forward(u_mid, params[p + "mlp_norm"], cfg.norm_eps)
+    m, rstd_mlp = ops.rmsnorm_forward(u_mid, params[p + "mlp_norm"], cfg.norm_eps)
     h1 = m @ params[p + "w1"]                                            # (B,T,F)
     h3 = m @ params[p + "w3"]                                            # (B,T,F)
-    z = swiglu_forward(h1, h3)                                           # (B,T,F)
+    z = ops.swiglu_forward(h1, h3)                                           # (B,T,F)
     out = u_mid + z @ params[p + "w2"]                                   # (B,T,C)
     acts = BlockActs(kind, u, a, rstd_attn, q, k, v,
                      shared_kv if kind != "own" else None, probs, probs_loc, y_glob,
@@ -459,23 +487,24 @@ def block_forward(params, cfg, j, u, kind, shared_kv, cos, sin):
     return out, acts
 
 
-def block_backward(params, cfg, j, dout, c: BlockActs, grads, dshared, cos, sin,
+def block_backward(params, cfg, j, dout, c: BlockActs, grads, dshared, cos, sin, ops=None,
                    is_shared_source=False):
     """Backward of block_forward. dout (B,T,C) -> du (B,T,C). Adds to grads. For
     'shared'/'gswa' adds to dshared[j] (the gradient of loop 1's keys and values); with
     is_shared_source (loop 1 under kv_share) it adds what later loops left in dshared[j]
-    to this block's own dk, dv."""
+    to this block's own dk, dv. ops: as in block_forward."""
+    ops = ops or get_train_ops("numpy")
     p = f"layers.{j}."
     H, D = cfg.n_head, cfg.head_size
     scale = 1.0 / math.sqrt(D)
     # forward: out = u_mid + z @ w2, z = swiglu(m w1, m w3), m = rmsnorm(u_mid)
     grads[p + "w2"] += weight_grad(c.z, dout)
     dz = dout @ params[p + "w2"].T                                       # (B,T,F)
-    dh1, dh3 = swiglu_backward(dz, c.h1, c.h3)
+    dh1, dh3 = ops.swiglu_backward(dz, c.h1, c.h3)
     grads[p + "w1"] += weight_grad(c.m, dh1)
     grads[p + "w3"] += weight_grad(c.m, dh3)
     dm = dh1 @ params[p + "w1"].T + dh3 @ params[p + "w3"].T             # (B,T,C)
-    dx, dg = rmsnorm_backward(dm, c.u_mid, params[p + "mlp_norm"], c.rstd_mlp)
+    dx, dg = ops.rmsnorm_backward(dm, c.u_mid, params[p + "mlp_norm"], c.rstd_mlp)
     grads[p + "mlp_norm"] += dg
     du_mid = dout + dx
     # forward: u_mid = u + y @ wo
@@ -483,9 +512,9 @@ def block_backward(params, cfg, j, dout, c: BlockActs, grads, dshared, cos, sin,
     dy = split_heads(du_mid @ params[p + "wo"].T, H)                     # (B,H,T,D)
     da = np.zeros_like(c.a)
     if c.kind == "own":
-        dq, dk, dv = attention_backward(dy, c.q, c.k, c.v, c.probs, scale)
+        dq, dk, dv = ops.attention_backward(dy, c.q, c.k, c.v, c.probs, scale)
     elif c.kind == "shared":
-        dq, dk1, dv1 = attention_backward(dy, c.q, *c.shared_kv, c.probs, scale)
+        dq, dk1, dv1 = ops.attention_backward(dy, c.q, *c.shared_kv, c.probs, scale)
         dshared[j][0] += dk1
         dshared[j][1] += dv1
         dk = dv = None
@@ -498,25 +527,25 @@ def block_backward(params, cfg, j, dout, c: BlockActs, grads, dshared, cos, sin,
         grads[p + "gate_w"] += weight_grad(c.a, dpre)
         grads[p + "gate_b"] += dpre.sum(axis=(0, 1))
         da += dpre @ params[p + "gate_w"].T
-        dq, dk1, dv1 = attention_backward(g * dy, c.q, *c.shared_kv, c.probs, scale)
+        dq, dk1, dv1 = ops.attention_backward(g * dy, c.q, *c.shared_kv, c.probs, scale)
         dshared[j][0] += dk1
         dshared[j][1] += dv1
-        dq_loc, dk, dv = attention_backward((1.0 - g) * dy, c.q, c.k, c.v, c.probs_loc, scale)
+        dq_loc, dk, dv = ops.attention_backward((1.0 - g) * dy, c.q, c.k, c.v, c.probs_loc, scale)
         dq = dq + dq_loc
     if is_shared_source:                           # later loops' reads of these k, v
         dk = dk + dshared[j][0]
         dv = dv + dshared[j][1]
     # forward: q = rope(a wq), k = rope(a wk), v = a wv
-    dq = merge_heads(rope_backward(dq, cos, sin))                        # (B,T,C)
+    dq = merge_heads(ops.rope_backward(dq, cos, sin))                        # (B,T,C)
     grads[p + "wq"] += weight_grad(c.a, dq)
     da += dq @ params[p + "wq"].T
     if dk is not None:
-        dk = merge_heads(rope_backward(dk, cos, sin))
+        dk = merge_heads(ops.rope_backward(dk, cos, sin))
         dv = merge_heads(dv)
         grads[p + "wk"] += weight_grad(c.a, dk)
         grads[p + "wv"] += weight_grad(c.a, dv)
         da += dk @ params[p + "wk"].T + dv @ params[p + "wv"].T
-    dx, dg = rmsnorm_backward(da, c.u, params[p + "attn_norm"], c.rstd_attn)
+    dx, dg = ops.rmsnorm_backward(da, c.u, params[p + "attn_norm"], c.rstd_attn)
     grads[p + "attn_norm"] += dg
     return du_mid + dx
 
@@ -547,13 +576,16 @@ class ForwardActs:
     loops: list                  # LoopActs, loop 1 first
     hn: np.ndarray               # (B,T,C) N(h^(L))
     rstd_f: np.ndarray           # (B,T,1)
+    ops: SimpleNamespace         # the layer operations the forward used (get_train_ops)
     probs: np.ndarray | None = None     # (B,T,V) softmax of the logits
     targets: np.ndarray | None = None   # (B,T)
 
 
-def forward(params, cfg: Config, idx, targets=None):
-    """The training forward. idx (B,T) token ids; targets (B,T) next tokens or -1.
-    Returns (logits (B,T,V), loss or None, ForwardActs for backward)."""
+def forward(params, cfg: Config, idx, targets=None, backend: str = "numpy"):
+    """The training forward. idx (B,T) token ids; targets (B,T) next tokens or -1;
+    backend 'numpy' (the layers above) or 'numba' (train_kernels.py, the same layers
+    compiled). Returns (logits (B,T,V), loss or None, ForwardActs for backward)."""
+    ops = get_train_ops(backend)
     idx = check_tokens(idx, cfg, "input tokens", ndim=2)
     B, T = idx.shape
     if T > cfg.block_size:
@@ -577,7 +609,7 @@ def forward(params, cfg: Config, idx, targets=None):
         if loop == 0:
             u = E                                                        # u^(1)_t = E_t
         elif cfg.clp:       # u^(l)_t = E_t + N(h^(l-1)_{t-1}), h_{-1} := 0
-            hn, rstd = rmsnorm_forward(h, params["norm_f"], cfg.norm_eps)
+            hn, rstd = ops.rmsnorm_forward(h, params["norm_f"], cfg.norm_eps)
             shifted = np.zeros_like(hn)
             shifted[:, 1:] = hn[:, :-1]                                  # (B,T,C)
             u, hand = E + shifted, (h, rstd)
@@ -587,18 +619,18 @@ def forward(params, cfg: Config, idx, targets=None):
             u = h
         x, layers = u, []
         for j in range(cfg.n_layer):
-            x, acts = block_forward(params, cfg, j, x, kind, shared[j], cos, sin)
+            x, acts = block_forward(params, cfg, j, x, kind, shared[j], cos, sin, ops)
             if loop == 0:
                 shared[j] = (acts.k, acts.v)
             layers.append(acts)
         h = x
         loops.append(LoopActs(u=u, layers=layers, h=h, hand=hand))
-    hn, rstd_f = rmsnorm_forward(h, params["norm_f"], cfg.norm_eps)      # (B,T,C)
+    hn, rstd_f = ops.rmsnorm_forward(h, params["norm_f"], cfg.norm_eps)  # (B,T,C)
     logits = hn @ params["lm_head"]                                      # (B,T,V)
-    acts = ForwardActs(idx, cos, sin, loops, hn, rstd_f)
+    acts = ForwardActs(idx, cos, sin, loops, hn, rstd_f, ops)
     loss = None
     if targets is not None:
-        loss, acts.probs = cross_entropy_forward(logits, targets)
+        loss, acts.probs = ops.cross_entropy_forward(logits, targets)
         acts.targets = targets
     return logits, loss, acts
 
@@ -609,12 +641,12 @@ def backward(params, cfg: Config, acts: ForwardActs) -> dict[str, np.ndarray]:
     if acts.probs is None:
         raise ValueError("backward needs a forward that was given targets")
     grads = {k: np.zeros_like(v) for k, v in params.items()}
-    cos, sin = acts.cos, acts.sin
-    dlogits = cross_entropy_backward(acts.probs, acts.targets)           # (B,T,V)
+    cos, sin, ops = acts.cos, acts.sin, acts.ops
+    dlogits = ops.cross_entropy_backward(acts.probs, acts.targets)       # (B,T,V)
     # forward: logits = hn @ lm_head, hn = rmsnorm(h^(L); norm_f)
     grads["lm_head"] += weight_grad(acts.hn, dlogits)
     dhn = dlogits @ params["lm_head"].T                                  # (B,T,C)
-    dh, dg = rmsnorm_backward(dhn, acts.loops[-1].h, params["norm_f"], acts.rstd_f)
+    dh, dg = ops.rmsnorm_backward(dhn, acts.loops[-1].h, params["norm_f"], acts.rstd_f)
     grads["norm_f"] += dg
     dE = np.zeros_like(dh)
     dshared = [[0.0, 0.0] for _ in range(cfg.n_layer)] if cfg.kv_share else None
@@ -622,7 +654,7 @@ def backward(params, cfg: Config, acts: ForwardActs) -> dict[str, np.ndarray]:
         record = acts.loops[loop]
         for j in reversed(range(cfg.n_layer)):
             dh = block_backward(params, cfg, j, dh, record.layers[j], grads, dshared, cos,
-                                sin, is_shared_source=(loop == 0 and cfg.kv_share))
+                                sin, ops, is_shared_source=(loop == 0 and cfg.kv_share))
         du = dh                                       # gradient of loop `loop`'s input u
         if loop == 0:
             dE += du
@@ -632,7 +664,7 @@ def backward(params, cfg: Config, acts: ForwardActs) -> dict[str, np.ndarray]:
             h_prev, rstd = record.hand
             dhn_prev = np.zeros_like(du)
             dhn_prev[:, :-1] = du[:, 1:]
-            dh, dg = rmsnorm_backward(dhn_prev, h_prev, params["norm_f"], rstd)
+            dh, dg = ops.rmsnorm_backward(dhn_prev, h_prev, params["norm_f"], rstd)
             grads["norm_f"] += dg
         else:
             dh = du                                   # forward: u^(l) = h^(l-1)
@@ -652,9 +684,9 @@ def embedding_grad(idx, dE, vocab_size):
     return grad
 
 
-def loss_and_grads(params, cfg, idx, targets):
+def loss_and_grads(params, cfg, idx, targets, backend: str = "numpy"):
     """One forward and backward: (loss, grads)."""
-    _, loss, acts = forward(params, cfg, idx, targets)
+    _, loss, acts = forward(params, cfg, idx, targets, backend)
     return loss, backward(params, cfg, acts)
 
 
@@ -662,26 +694,25 @@ def loss_and_grads(params, cfg, idx, targets):
 # 5. AdamW with weight decay on matrices only, gradient clipping, a learning-rate schedule
 
 class AdamW:
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1):
+    """AdamW over a parameter dict. backend: 'numpy' (adamw_update below) or 'numba'
+    (train_kernels.adamw_update, one pass over each parameter)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1,
+                 backend: str = "numpy"):
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
         self.t = 0
+        self.ops = get_train_ops(backend)
 
     def step(self, params, grads, lr=None):
         """Update params in place. Decay only matrices (ndim 2): not norms or the gate bias."""
         lr = self.lr if lr is None else lr
-        b1, b2 = self.betas
         self.t += 1
         for k, p in params.items():
-            g = grads[k]
-            self.m[k] = b1 * self.m[k] + (1 - b1) * g
-            self.v[k] = b2 * self.v[k] + (1 - b2) * g * g
-            m_hat = self.m[k] / (1 - b1 ** self.t)
-            v_hat = self.v[k] / (1 - b2 ** self.t)
-            if p.ndim == 2:
-                p -= lr * self.weight_decay * p
-            p -= (lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(p.dtype)
+            decay = self.weight_decay if p.ndim == 2 else 0.0
+            self.ops.adamw_update(p, grads[k], self.m[k], self.v[k], lr, *self.betas,
+                                  self.eps, decay, self.t)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Optimizer state as arrays, for save_checkpoint(extra=...)."""
@@ -697,10 +728,31 @@ class AdamW:
         self.t = int(arrays["adam_t"])
 
 
-def clip_grad_norm(grads, max_norm: float) -> float:
+def adamw_update(p, g, m, v, lr, b1, b2, eps, weight_decay, t):
+    """One AdamW step on one parameter, in place: m = b1 m + (1-b1) g,
+    v = b2 v + (1-b2) g^2, p -= lr wd p, p -= lr m_hat / (sqrt(v_hat) + eps) with the
+    bias corrections m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t), t counted from 1."""
+    m *= b1
+    m += (1 - b1) * g
+    v *= b2
+    v += (1 - b2) * g * g
+    m_hat = m / (1 - b1 ** t)
+    v_hat = v / (1 - b2 ** t)
+    if weight_decay:
+        p -= lr * weight_decay * p
+    p -= (lr * m_hat / (np.sqrt(v_hat) + eps)).astype(p.dtype)
+
+
+def sum_of_squares(g) -> float:
+    """sum(g^2) in float64."""
+    return float(np.sum(g.astype(np.float64) ** 2))
+
+
+def clip_grad_norm(grads, max_norm: float, backend: str = "numpy") -> float:
     """Scale all gradients in place so their global norm is at most max_norm; return the
     norm before clipping."""
-    norm = math.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads.values()))
+    ops = get_train_ops(backend)
+    norm = math.sqrt(sum(ops.sum_of_squares(g) for g in grads.values()))
     if max_norm > 0 and norm > max_norm:
         for g in grads.values():
             g *= max_norm / (norm + 1e-12)

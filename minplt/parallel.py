@@ -1,11 +1,12 @@
-"""Using the cores: BLAS threads for small products, and independent runs in worker
-processes.
+"""Using the cores: threads for small products, independent runs in worker processes,
+and memory that training steps reuse.
 
-    with parallel.blas_threads(1):      # numpy's products on one thread inside the block
+    with parallel.threads(1):           # numpy's products and Numba's loops on one thread
         ...
     results = parallel.map_runs(fn, jobs, workers=2)   # fn(job) for each job, one per core
+    parallel.keep_freed_memory()        # training: no page faults on every step's arrays
 
-Why one BLAS thread for training at toy sizes: OpenBLAS splits even a small product
+Why one thread for training at toy sizes: OpenBLAS splits even a small product
 over its threads, and they spin while they wait for each other. On an idle machine two
 threads barely help products this small; on a busy one a product waits for a thread to
 get a core, and a training step runs several times slower (the README's Performance
@@ -15,20 +16,56 @@ one per worker process.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
 
 
 @contextlib.contextmanager
-def blas_threads(n: int | None):
-    """numpy's BLAS limited to n threads inside the block (None: leave it as it is)."""
+def threads(n: int | None):
+    """numpy's BLAS and Numba's parallel loops limited to n threads inside the block
+    (None: leave them as they are)."""
     if n is None:
         yield
         return
+    import numba
     from threadpoolctl import threadpool_limits
-    with threadpool_limits(limits=n, user_api="blas"):
-        yield
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with threadpool_limits(limits=n, user_api="blas"):
+            yield
+    finally:
+        numba.set_num_threads(before)
+
+
+_kept_freed_memory = None
+
+
+def keep_freed_memory() -> bool:
+    """Ask the C library (glibc) to keep freed memory for reuse instead of handing it
+    back to the system. A training step allocates and frees the same hundred or so
+    arrays every time. By default glibc maps each array above 128 KB fresh from the
+    system and unmaps it when freed, and returns the top of its heap when much is free;
+    every step then touches new pages, and at the demo size the page faults took longer
+    than the arithmetic (the README's Performance section has the measurements). Here
+    arrays up to 32 MB come from the heap, and up to 512 MB of free heap is kept.
+
+    Once per process; does nothing where the C library is not glibc, or when you set
+    any MALLOC_* variable yourself. Returns whether the setting is in force."""
+    global _kept_freed_memory
+    if _kept_freed_memory is None:
+        _kept_freed_memory = False
+        if not any(name.startswith("MALLOC_") for name in os.environ):
+            try:
+                mallopt = ctypes.CDLL(None).mallopt
+            except (OSError, AttributeError):          # not glibc (macOS, Windows)
+                return False
+            M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+            _kept_freed_memory = (mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1
+                                  and mallopt(M_TRIM_THRESHOLD, 512 << 20) == 1)
+    return _kept_freed_memory
 
 
 def default_workers() -> int:
@@ -63,8 +100,8 @@ def map_runs(fn, jobs: list[tuple], workers: int | None = None) -> list:
     core), results in the order of `jobs`. Each worker is a fresh interpreter ('spawn'),
     so nothing about the parent's threads is inherited; fn and the jobs must pickle.
     With one worker, or one job, everything runs in this process. A run gives the same
-    result in a worker as here: it depends on its own seed only, and training uses one
-    BLAS thread (blas_threads) wherever it runs.
+    result in a worker as here: it depends on its own seed only, and training runs on
+    the same number of threads (TrainSettings.threads) wherever it runs.
 
     Ctrl-C reaches every worker: fn should then save what it has, call stop() and
     return; the runs not started yet see stopped() and return at once. map_runs waits

@@ -76,16 +76,20 @@ class TrainSettings:
     log_every: int = _setting(20, "steps between progress lines")
     checkpoint_every: int = _setting(200, "steps between checkpoints")
     seed: int = _setting(0, "seed of the initial parameters and of the batches")
-    blas_threads: int = _setting(1, "threads of numpy's BLAS during training: 1 is faster "
-                                    "for toy sizes and steady on a busy machine")
+    threads: int = _setting(1, "threads for numpy's BLAS and the Numba kernels: 1 is "
+                               "fastest at toy sizes and steady on a busy machine")
+    backend: str = _setting("numba", "the layers' code: numba (train_kernels.py, compiled) "
+                                     "or numpy (model.py, the reference)")
 
     def __post_init__(self):
         for name, low in (("steps", 1), ("batch_size", 1), ("warmup", 0), ("eval_every", 1),
                           ("eval_batches", 1), ("log_every", 1), ("checkpoint_every", 1),
-                          ("seed", 0), ("blas_threads", 1)):
+                          ("seed", 0), ("threads", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.backend not in ("numba", "numpy"):
+            raise ValueError(f"backend must be 'numba' or 'numpy', got {self.backend!r}")
         if not _number(self.lr) or not 0 < self.lr < math.inf:
             raise ValueError(f"the learning rate must be a positive number, got {self.lr!r}")
         for name, what in (("weight_decay", "0 = no decay"), ("grad_clip", "0 = no clipping")):
@@ -121,13 +125,14 @@ def validation_batches(data, n_batches: int, batch_size: int, seed: int) -> list
     return [data.get_batch("val", batch_size, rng) for _ in range(n_batches)]
 
 
-def evaluate(params, cfg: model.Config, data, batches) -> tuple[float, float | None]:
+def evaluate(params, cfg: model.Config, data, batches,
+             backend: str = "numpy") -> tuple[float, float | None]:
     """Mean validation loss over `batches` and, for tasks, the fraction of answers that
     are exactly right (teacher-forced argmax; data.exact_match says why this equals
     the greedy answer). Accuracy is None for text."""
     losses, correct = [], []
     for x, y, answer_mask in batches:
-        logits, loss, _ = model.forward(params, cfg, x, y)
+        logits, loss, _ = model.forward(params, cfg, x, y, backend)
         losses.append(loss)
         if answer_mask is not None:
             correct.append(data.exact_match(logits, y, answer_mask))
@@ -223,10 +228,10 @@ def train(config: model.Config, data, settings: TrainSettings | None = None, *,
                                 f"{os.path.join(out_dir, CHECKPOINT_NAME)} (start without "
                                 "--resume to begin a new run)")
     if not out_dir:
-        with parallel.blas_threads(s.blas_threads):
+        with parallel.threads(s.threads):
             return _train(config, data, s, None, False, log, data_source, run_info)
     with checkpoint.RunFolder(out_dir, resume=resume, overwrite=overwrite) as folder, \
-            parallel.blas_threads(s.blas_threads):
+            parallel.threads(s.threads):
         if folder.cleaned:
             log(f"removed {len(folder.cleaned)} temporary file(s) ({folder.cleaned_bytes:,} "
                 f"bytes) that an interrupted run left in {out_dir}")
@@ -238,6 +243,7 @@ def train(config: model.Config, data, settings: TrainSettings | None = None, *,
 def _train(config, data, s: TrainSettings, out_dir, resume, log, data_source,
            run_info) -> TrainResult:
     """The loop of train(), which has checked the arguments and holds the run folder."""
+    parallel.keep_freed_memory()          # steps reuse their arrays' memory (parallel.py)
     ckpt_path = os.path.join(out_dir, CHECKPOINT_NAME) if out_dir else None
     spec = datalib.data_spec(data, data_source)
     meta = {"tokenizer": data.tokenizer.to_dict(), "data": spec, "variant": config.variant,
@@ -245,7 +251,7 @@ def _train(config, data, s: TrainSettings, out_dir, resume, log, data_source,
 
     # The state a step depends on: parameters, optimiser moments, data generator, step.
     params = model.init_params(config, s.seed)
-    optimizer = model.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+    optimizer = model.AdamW(params, lr=s.lr, weight_decay=s.weight_decay, backend=s.backend)
     rng = np.random.default_rng(s.seed)
     rows, losses, elapsed_before = [], [], 0.0
     state = LoopState()
@@ -262,11 +268,12 @@ def _train(config, data, s: TrainSettings, out_dir, resume, log, data_source,
 
     def one_step(step):
         """batch -> forward and backward -> check -> clip -> update; returns (loss, lr)."""
-        x, y, _ = data.get_batch("train", s.batch_size, rng)
+        source = data.at_step(step, s.steps) if hasattr(data, "at_step") else data  # curricula
+        x, y, _ = source.get_batch("train", s.batch_size, rng)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             # overflow is checked for just below, with a clearer message than numpy's
-            loss, grads = model.loss_and_grads(params, config, x, y)
-            grad_norm = model.clip_grad_norm(grads, s.grad_clip)
+            loss, grads = model.loss_and_grads(params, config, x, y, s.backend)
+            grad_norm = model.clip_grad_norm(grads, s.grad_clip, s.backend)
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             _diverged(step + 1, loss, grad_norm, s.lr, state, ckpt_path)
         step_lr = model.lr_schedule(step, s.lr, s.warmup, s.steps)
@@ -286,7 +293,7 @@ def _train(config, data, s: TrainSettings, out_dir, resume, log, data_source,
         eta = (now - clock["start"]) / (done - start) * (s.steps - done)
         clock.update(last=now, last_step=done)
         if evaluate_now:
-            state.val = evaluate(params, config, data, val_set)
+            state.val = evaluate(params, config, data, val_set, s.backend)
         val_loss, val_acc = state.val if evaluate_now else (None, None)
         rows.append(dict(step=done, loss=loss, val_loss=val_loss, val_acc=val_acc, lr=step_lr,
                          tokens_per_s=speed, elapsed=elapsed_before + now - clock["start"]))
@@ -441,7 +448,8 @@ MODEL_FLAGS = {
     "window": (None, "G-SWA window W (only for models with G-SWA: plt-N)"),
     "block_size": (None, "window of text data, in characters (default: the preset's)"),
 }
-OLD_NAMES = {"width": "n_embd", "layers": "n_layer", "heads": "n_head", "ffn": "d_ff"}
+OLD_NAMES = {"width": "n_embd", "layers": "n_layer", "heads": "n_head", "ffn": "d_ff",
+             "blas_threads": "threads"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -469,7 +477,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    "only, or on every token of the random prompts too (default answer)")
     t = parser.add_argument_group("training")
     for f in dataclasses.fields(TrainSettings):
-        t.add_argument("--" + f.name.replace("_", "-"), type=type(f.default),
+        flags = ["--" + f.name.replace("_", "-")] + (["--blas-threads"] if f.name == "threads"
+                                                     else [])
+        t.add_argument(*flags, dest=f.name, type=type(f.default),
                        help=f"{f.metadata['help']} (default {f.default})")
     o = parser.add_argument_group("output")
     o.add_argument("--out", help="folder for ckpt.npz, log.csv and log.json")

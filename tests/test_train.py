@@ -113,9 +113,9 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
     real = model.loss_and_grads
     steps_seen = []
 
-    def nan_at_step_6(params, cfg, x, y):
+    def nan_at_step_6(params, cfg, x, y, backend):
         steps_seen.append(1)
-        loss, grads = real(params, cfg, x, y)
+        loss, grads = real(params, cfg, x, y, backend)
         return (float("nan") if len(steps_seen) == 6 else loss), grads
 
     monkeypatch.setattr(model, "loss_and_grads", nan_at_step_6)
@@ -264,7 +264,10 @@ def test_settings_dataclass_checks_and_names():
     tr.add_arguments(parser)
     flags = {a.dest: a.option_strings for a in parser._actions}
     for name in tr.TrainSettings.fields():                      # one flag per field
-        assert flags[name] == ["--" + name.replace("_", "-")]
+        assert flags[name][0] == "--" + name.replace("_", "-")
+    assert flags["threads"] == ["--threads", "--blas-threads"]  # the old name still works
+    with pytest.raises(ValueError, match="backend must be 'numba' or 'numpy', got 'cuda'"):
+        tr.TrainSettings(backend="cuda")
     assert flags["n_embd"] == ["--n-embd", "--width"]            # Config names, old aliases
 
 

@@ -326,15 +326,15 @@ def _depth_color(row):
     return ["#9a9a9a", "#5a5a5a", "#1a1a1a"][min(row["n_layer"], 3) - 1]
 
 
-def plot_accuracy_vs_hops(rows, chance=None):
-    """The depth experiment of minplt.hops: a heat map of % answers right (mean over
-    seeds, ± std written in each cell) for each model (rows) and number of hops k
-    (columns), beside the same numbers as curves with one-std error bars. `rows` are
-    minplt.hops.summarize entries; those of another experiment are skipped."""
-    rows = [r for r in rows if r["experiment"] == "depth"]
+def plot_accuracy_vs_hops(rows, chance=None, experiment="depth"):
+    """The depth (or staircase) experiment of minplt.hops: a heat map of % answers right
+    (mean over seeds, ± std written in each cell) for each model (rows) and number of
+    hops k (columns), beside the same numbers as curves with one-std error bars. `rows`
+    are minplt.hops.summarize entries; those of another experiment are skipped."""
+    rows = [r for r in rows if r["experiment"] == experiment]
     fig = new_figure((12, 0.55 * len(rows) + 2.6))
     if not rows:
-        _empty(fig.add_subplot(), "no depth results")
+        _empty(fig.add_subplot(), f"no {experiment} results")
         return fig
     heat_ax, line_ax = fig.subplots(1, 2, width_ratios=[1.1, 1])
     hops = rows[0]["hops"]
@@ -364,8 +364,10 @@ def plot_accuracy_vs_hops(rows, chance=None):
     line_ax.grid(alpha=0.3)
     line_ax.legend(fontsize=8)
     seeds = rows[0]["seeds"]
-    fig.suptitle(f"What the loops buy: pointer chasing, one shared block looped L times vs "
-                 f"plain stacks ({seeds} seed{'s' * (seeds > 1)})", fontsize=11)
+    what = ("one shared block looped L times vs plain stacks" if experiment == "depth" else
+            "one shared block looped L times, trained with a curriculum")
+    fig.suptitle(f"What the loops buy: pointer chasing, {what} ({seeds} seed"
+                 f"{'s' * (seeds > 1)})", fontsize=11)
     return fig
 
 
