@@ -19,30 +19,44 @@ Every public kernel here has the name, arguments and results of its NumPy versio
 gradients) stay with BLAS in both.
 
 Why they exist: at the toy sizes training runs at, a step is a few hundred NumPy calls
-on arrays of a few thousand values. Each call makes a pass over memory and allocates
-its result, and the attention's softmax and its backward take ten such calls per layer.
-Here each layer is one pass per row (or per sequence and head for attention): the
-scores, mask, softmax and the product with v in one loop, the backward likewise. The
-README's Performance section has the step times with each backend and the comparison
-with PyTorch.
+on arrays of a few thousand values, and NumPy's row-wise reductions over short rows
+(a softmax over 23 keys, a norm over 64 channels) pay a per-row overhead several times
+their arithmetic: the attention softmax and its backward, the norms and the
+cross-entropy took half of a step at the demo's size. Here each is one pass per row.
+Numba calls the C library's exp one value at a time; the float32 exp here is the
+vectorizable polynomial of kernels.py, so SwiGLU and the softmaxes keep up with NumPy's
+vector exp. The README's Performance section has the step times with each backend and
+the comparison with PyTorch.
 
-Same results on any number of threads: every parallel loop writes disjoint memory
-(a row, or a sequence-and-head pair), and the one sum across rows (the norm's dg) adds
-a fixed number of blocks in a fixed order. So a run resumed from a checkpoint, or run
-in a worker process, equals an uninterrupted one exactly. The results differ from the
-NumPy reference by float32 rounding only (sums in another order); the tests compare the
-two to 1e-5, and in float64 to 1e-10.
+Three things the compiled loops need, each measured (a loop that misses one runs one
+value at a time, 3-7x slower): error_model="numpy" (Python's rules put a zero check
+before every division), constants of the data's type (`x.dtype.type(1)`: a literal 1.0
+makes float32 arithmetic float64), and helpers inlined into their callers
+(inline="always": across a call the compiler cannot see that arrays do not overlap).
 
-Threads: a kernel goes parallel only when its arrays are large enough
+Determinism: on one thread (TrainSettings.threads, 1 by default, wherever a run
+trains) the same settings give the same bits, so a run resumed from a checkpoint, or
+run in a worker process, equals an uninterrupted one. On more threads the kernels take
+their parallel loops; each writes disjoint memory (a row, a block of values, a
+sequence-and-head pair), and the norm's dg adds a fixed number of blocks in a fixed
+order, yet a few values come out an ulp apart from one run to the next (measured: it
+depends on which thread computes them; the tests check agreement to rounding). The
+results differ from the NumPy reference by float32 rounding (sums in another order);
+the tests compare the two to 2e-5, and in float64 to 1e-12.
+
+Threads: each parallel iteration gets its own rows of scratch arrays allocated before
+the loop (an allocation inside the loop body gave wrong results at random). A kernel
+goes parallel only when its arrays are large enough
 (PARALLEL_MIN_VALUES); otherwise waking the threads costs more than it saves. A
 parallel and a serial wrapper share each kernel's body (the `_..._row` or `_..._head`
 functions), as in kernels.py. Everything also runs as plain Python under
 NUMBA_DISABLE_JIT=1 (slowly: the tests use tiny shapes then).
 
 Contents:
-    1. Settings                          4. attention_forward / _backward
-    2. rmsnorm_forward / _backward       5. cross_entropy_forward / _backward
-    3. rope, swiglu                      6. adamw_update, sum_of_squares
+    1. Settings                          5. attention_forward / _backward (the softmax)
+    2. exp along a row (float32)         6. cross_entropy_forward / _backward
+    3. rmsnorm_forward / _backward       7. adamw_update, sum_of_squares
+    4. rope, swiglu
 """
 from __future__ import annotations
 
@@ -258,9 +272,10 @@ def _swiglu_forward_chunk(h1, h3, z, chunk, e, bits):
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, parallel=True)
 def _swiglu_forward_parallel(h1, h3, z):
-    for chunk in prange((h1.shape[0] + CHUNK - 1) // CHUNK):
-        e, bits = np.empty(CHUNK, h1.dtype), np.empty(CHUNK, np.int32)
-        _swiglu_forward_chunk(h1, h3, z, chunk, e, bits)
+    n_chunks = (h1.shape[0] + CHUNK - 1) // CHUNK
+    e, bits = np.empty((n_chunks, CHUNK), h1.dtype), np.empty((n_chunks, CHUNK), np.int32)
+    for chunk in prange(n_chunks):
+        _swiglu_forward_chunk(h1, h3, z, chunk, e[chunk], bits[chunk])
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -296,9 +311,10 @@ def _swiglu_backward_chunk(dz, h1, h3, dh1, dh3, chunk, e, bits):
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, parallel=True)
 def _swiglu_backward_parallel(dz, h1, h3, dh1, dh3):
-    for chunk in prange((h1.shape[0] + CHUNK - 1) // CHUNK):
-        e, bits = np.empty(CHUNK, h1.dtype), np.empty(CHUNK, np.int32)
-        _swiglu_backward_chunk(dz, h1, h3, dh1, dh3, chunk, e, bits)
+    n_chunks = (h1.shape[0] + CHUNK - 1) // CHUNK
+    e, bits = np.empty((n_chunks, CHUNK), h1.dtype), np.empty((n_chunks, CHUNK), np.int32)
+    for chunk in prange(n_chunks):
+        _swiglu_backward_chunk(dz, h1, h3, dh1, dh3, chunk, e[chunk], bits[chunk])
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -359,8 +375,9 @@ def _masked_softmax_head(scores, mask, scale, bits):
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, parallel=True)
 def _masked_softmax_parallel(scores, mask, scale):
     n, T, S = scores.shape
+    bits = np.empty((n, T * S), np.int32)
     for i in prange(n):
-        _masked_softmax_head(scores[i], mask, scale, np.empty(T * S, np.int32))
+        _masked_softmax_head(scores[i], mask, scale, bits[i])
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -447,15 +464,19 @@ def _cross_entropy_rows(logits, targets, probs, losses, block, bits):
         for j in range(V):
             probs[i, j] *= inv
         target = targets[i]
-        # -log p = log(total) - (logit - top): finite even where p underflows to 0
-        losses[i] = math.log(total) - (logits[i, target] - tops[i - start]) if target >= 0 else 0.0
+        # -log p = log(total) - (logit - top): finite even where p underflows to 0. In
+        # float64: fast-math may reorder it to (log(total) - logit) + top.
+        margin = np.float64(logits[i, target]) - np.float64(tops[i - start]) if target >= 0 else 0.0
+        losses[i] = math.log(np.float64(total)) - margin if target >= 0 else 0.0
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, parallel=True)
 def _cross_entropy_parallel(logits, targets, probs, losses):
     N, V = logits.shape
-    for block in prange((N + ROWS - 1) // ROWS):
-        _cross_entropy_rows(logits, targets, probs, losses, block, np.empty(ROWS * V, np.int32))
+    n_blocks = (N + ROWS - 1) // ROWS
+    bits = np.empty((n_blocks, ROWS * V), np.int32)
+    for block in prange(n_blocks):
+        _cross_entropy_rows(logits, targets, probs, losses, block, bits[block])
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
