@@ -64,10 +64,12 @@ readme: $(STAMP)
 	$(BIN)/python -m minplt.readme README.md
 
 ## Render the README's figures into visualizations/figures/ (the hops figures too when
-## out/hops/results.json exists: run `python -m minplt hops` first).
+## out/hops/results.json or out/hops-staircase/results.json exists: run `python -m
+## minplt hops` first).
 figures: $(STAMP)
 	$(BIN)/python -m visualizations.render_all
 	$(if $(wildcard out/hops/results.json),$(BIN)/python -m visualizations.render_all --hops out/hops/results.json)
+	$(if $(wildcard out/hops-staircase/results.json),$(BIN)/python -m visualizations.render_all --hops out/hops-staircase/results.json)
 
 ## Remove .venv, the pytest cache and out/ (quick lesson runs, bench output).
 clean:

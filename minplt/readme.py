@@ -23,6 +23,7 @@ BLOCK = re.compile(r"(<!-- results: (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- end r
 WRITTEN_BY = {"out/demo/results.md": "make demo",
               "out/ablate/results.md": "python -m minplt ablate",
               "out/hops/results.md": "python -m minplt hops",
+              "out/hops-staircase/results.md": "python -m minplt hops --experiment staircase",
               "out/bench/results.md": "make bench"}
 
 

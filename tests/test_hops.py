@@ -142,3 +142,61 @@ def test_hops_command_bad_arguments_say_what_to_do(tmp_path, capsys, argv, messa
     from minplt import cli
     assert cli.main(["hops", "--quick", "--out", str(tmp_path / "h"), *argv]) != 0
     assert message in capsys.readouterr().err
+
+
+def test_a_curriculum_raises_the_deepest_questions_stage_by_stage():
+    task = PointerTask(hops=4, min_hops=1, nodes=8, queries=3, stages=(2, 3, 4))
+    rng = np.random.default_rng(0)
+    for step, deepest in ((0, 2), (2, 2), (3, 3), (5, 3), (6, 4), (8, 4)):
+        stage = task.at_step(step, 9)                   # 9 steps: three stages of three
+        assert (stage.hops, stage.min_hops, stage.seq_len) == (deepest, 1, task.seq_len)
+        depths = {int(stage.sample("train", rng)[0].split(":")[0]) for _ in range(200)}
+        assert depths == set(range(1, deepest + 1))
+    assert PointerTask(hops=3).at_step(5, 9) is not None           # no stages: itself
+    rebuilt = PointerTask(**{k: v for k, v in task.config().items()})
+    assert rebuilt.stages == (2, 3, 4) and rebuilt.config() == task.config()
+
+
+@pytest.mark.parametrize("stages, message", [
+    ((3, 2, 4), "must rise to hops=4"),
+    ((2, 3), "must rise to hops=4"),
+    ((0, 4), "a curriculum stage"),
+])
+def test_curriculum_stages_that_do_not_rise_to_hops_are_refused(stages, message):
+    with pytest.raises(ValueError, match=message):
+        PointerTask(hops=4, min_hops=1, stages=stages)
+
+
+def test_training_draws_each_step_from_the_curriculum():
+    from minplt import train as trainlib
+
+    class Recording(PointerTask):
+        calls = []
+
+        def at_step(self, step, total_steps):
+            self.calls.append((step, total_steps))
+            return super().at_step(step, total_steps)
+
+    task = Recording(hops=2, min_hops=1, nodes=5, queries=2, stages=(1, 2), loss_on="answer")
+    cfg = model.Config(vocab_size=task.vocab_size, block_size=task.block_size, n_embd=16,
+                       n_head=2, d_ff=8, n_layer=1)
+    trainlib.train(cfg, task, trainlib.TrainSettings(steps=4, batch_size=2, eval_every=4,
+                                                     log_every=4), log=lambda line: None)
+    assert Recording.calls == [(0, 4), (1, 4), (2, 4), (3, 4)]
+
+
+def test_staircase_command_quick_writes_its_table_and_figure(tmp_path, capsys):
+    from minplt import cli
+    out = tmp_path / "stairs"
+    assert cli.main(["hops", "--experiment", "staircase", "--quick", "--out", str(out)]) == 0
+    report = json.loads((out / "results.json").read_text())
+    assert [r["row"] for r in report["rows"]] == list(hops.STAIR_ROWS)
+    assert report["task"]["stages"] == [2, 3]
+    text = (out / "results.md").read_text()
+    assert "**Staircase: 1..3 hops with a curriculum**" in text
+    assert "with a curriculum (the deepest questions rise 2 -> 3" in text
+    assert "loop-4 (1 block(s) x 4 loop(s), curriculum) solves up to" in text
+    assert (out / "staircase.png").stat().st_size > 0
+    from visualizations import render_all
+    drawn = render_all.render_hops(out / "results.json", tmp_path / "figures")
+    assert sorted(p.name for p in drawn) == ["staircase.png", "staircase_curves.png"]

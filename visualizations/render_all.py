@@ -7,7 +7,8 @@ Writes schedule.png, decode.gif, kv_layout.png and memory_growth.png into
 visualizations/figures/ (the committed figures). The benchmark charts (latency.png,
 memory.png) come from one machine's run, so they are drawn only from a benchmark JSON
 named with --bench, into the folder of that JSON unless --out says otherwise. The
-figures of `python -m minplt hops` (accuracy_vs_hops.png, thinking.png, hops_curves.png) are drawn from
+figures of `python -m minplt hops` (accuracy_vs_hops.png, thinking.png, hops_curves.png;
+staircase.png and staircase_curves.png from `--experiment staircase`) are drawn from
 its results.json named with --hops, into visualizations/figures/ unless --out says
 otherwise: the README shows them.
 """
@@ -72,8 +73,9 @@ def render_bench(bench, out):
 
 
 def render_hops(results, out):
-    """accuracy_vs_hops.png, thinking.png and hops_curves.png from the results.json of
-    minplt.hops."""
+    """From the results.json of minplt.hops, the figures of the experiments it holds:
+    accuracy_vs_hops.png (depth), staircase.png, thinking.png, and the validation
+    curves of every run (hops_curves.png; staircase_curves.png for a staircase run)."""
     import json
 
     from . import charts
@@ -81,13 +83,19 @@ def render_hops(results, out):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report = json.loads(Path(results).read_text())
+    experiments = {r["experiment"] for r in report["rows"]}
+    figures = [(name, plot) for name, plot, experiment in (
+        ("accuracy_vs_hops.png", charts.plot_accuracy_vs_hops, "depth"),
+        ("staircase.png", lambda rows: charts.plot_accuracy_vs_hops(rows, experiment="staircase"),
+         "staircase"),
+        ("thinking.png", charts.plot_thinking, "thinking")) if experiment in experiments]
     written = []
-    for name, plot, data in (("accuracy_vs_hops.png", charts.plot_accuracy_vs_hops, report["rows"]),
-                             ("thinking.png", charts.plot_thinking, report["rows"]),
-                             ("hops_curves.png", charts.plot_hops_curves, report["runs"])):
-        plot(data).savefig(out / name, dpi=120)
+    for name, plot in figures:
+        plot(report["rows"]).savefig(out / name, dpi=120)
         written.append(out / name)
-    return written
+    curves = "staircase_curves.png" if experiments == {"staircase"} else "hops_curves.png"
+    charts.plot_hops_curves(report["runs"]).savefig(out / curves, dpi=120)
+    return written + [out / curves]
 
 
 def main(argv=None):
