@@ -562,7 +562,8 @@ def run(args) -> int:
     config = model_config(choices, data)
     print(f"{config.variant}: {model.count_params(model.init_params(config)):,} parameters, "
           f"C={config.n_embd} NL={config.n_layer} L={config.n_loops} on {source} "
-          f"(T={data.block_size}, V={config.vocab_size})")
+          f"(T={data.block_size}, V={config.vocab_size}); layers on {settings.backend}, "
+          f"{settings.threads} thread{'s' * (settings.threads > 1)}")
     try:
         result = train(config, data, settings, out_dir=args.out, resume=args.resume,
                        overwrite=args.overwrite, data_source=choices["data"],

@@ -310,3 +310,28 @@ def test_any_data_source_with_the_batch_interface_trains(tmp_path):
     assert result.step == 3
     meta = checkpoint.load(str(tmp_path / "run" / "ckpt.npz")).meta
     assert meta["data"] == {"kind": "custom", "name": "Mixture"}
+
+
+def test_freed_memory_is_kept_unless_the_user_sets_malloc_variables(tmp_path):
+    """glibc keeps training's freed arrays for reuse (parallel.keep_freed_memory), once
+    per process; a MALLOC_* variable of the user's wins. Run in fresh processes."""
+    import platform
+    import subprocess
+    import sys
+    code = ("from minplt import parallel; a = parallel.keep_freed_memory(); "
+            "print(a, parallel.keep_freed_memory() == a)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    run = lambda extra: subprocess.run([sys.executable, "-c", code], env={**env, **extra},
+                                       capture_output=True, text=True, timeout=120).stdout.split()
+    glibc = platform.libc_ver()[0] == "glibc"
+    assert run({}) == [str(glibc), "True"]
+    assert run({"MALLOC_ARENA_MAX": "2"}) == ["False", "True"]
+
+
+def test_threads_limits_numba_and_restores_it():
+    import numba
+    from minplt import parallel
+    before = numba.get_num_threads()
+    with parallel.threads(1):
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before
