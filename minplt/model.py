@@ -458,7 +458,7 @@ def block_forward(params, cfg, j, u, kind, shared_kv, cos, sin, ops=None):
     scale = 1.0 / math.sqrt(D)
     T = u.shape[1]
     a, rstd_attn = ops.rmsnorm_forward(u, params[p + "attn_norm"], cfg.norm_eps)  # (B,T,C)
-    q = ops.rope_forward(split_heads(a @ params[p + "wq"], H), cos, sin)     # (B,H,T,D)
+    q = ops.rope_forward(split_heads(a @ params[p + "wq"], H), cos, sin)  # (B,H,T,D)
     k = v = probs_loc = y_glob = y_loc = gate = None
     if kind in ("own", "gswa"):                    # this loop computes its own keys/values
         k = ops.rope_forward(split_heads(a @ params[p + "wk"], H), cos, sin)  # (B,H,T,D)
@@ -479,7 +479,7 @@ def block_forward(params, cfg, j, u, kind, shared_kv, cos, sin, ops=None):
     m, rstd_mlp = ops.rmsnorm_forward(u_mid, params[p + "mlp_norm"], cfg.norm_eps)
     h1 = m @ params[p + "w1"]                                            # (B,T,F)
     h3 = m @ params[p + "w3"]                                            # (B,T,F)
-    z = ops.swiglu_forward(h1, h3)                                           # (B,T,F)
+    z = ops.swiglu_forward(h1, h3)                                       # (B,T,F)
     out = u_mid + z @ params[p + "w2"]                                   # (B,T,C)
     acts = BlockActs(kind, u, a, rstd_attn, q, k, v,
                      shared_kv if kind != "own" else None, probs, probs_loc, y_glob,
@@ -530,13 +530,14 @@ def block_backward(params, cfg, j, dout, c: BlockActs, grads, dshared, cos, sin,
         dq, dk1, dv1 = ops.attention_backward(g * dy, c.q, *c.shared_kv, c.probs, scale)
         dshared[j][0] += dk1
         dshared[j][1] += dv1
-        dq_loc, dk, dv = ops.attention_backward((1.0 - g) * dy, c.q, c.k, c.v, c.probs_loc, scale)
+        dq_loc, dk, dv = ops.attention_backward((1.0 - g) * dy, c.q, c.k, c.v, c.probs_loc,
+                                                scale)
         dq = dq + dq_loc
     if is_shared_source:                           # later loops' reads of these k, v
         dk = dk + dshared[j][0]
         dv = dv + dshared[j][1]
     # forward: q = rope(a wq), k = rope(a wk), v = a wv
-    dq = merge_heads(ops.rope_backward(dq, cos, sin))                        # (B,T,C)
+    dq = merge_heads(ops.rope_backward(dq, cos, sin))                    # (B,T,C)
     grads[p + "wq"] += weight_grad(c.a, dq)
     da += dq @ params[p + "wq"].T
     if dk is not None:
@@ -987,7 +988,7 @@ def stack_rows(params, cfg: Config, cache: DecodeCache, u, loops):
             gate = sigmoid(a_gate @ params[p + "gate_w"] + params[p + "gate_b"])
             gate = gate.reshape(B, len(gswa_rows), H, 1)                 # (B,G,H,1)
             y[:, gswa_rows] = gate * y[:, gswa_rows] + (1.0 - gate) * y_loc
-        u = u + ops.linear_rows(y.reshape(B * R, H * D), params[p + "wo"])   # (B*R,C)
+        u = u + ops.linear_rows(y.reshape(B * R, H * D), params[p + "wo"])  # (B*R,C)
         m = ops.rmsnorm_rows(u, params[p + "mlp_norm"], cfg.norm_eps)
         z = ops.swiglu_rows(ops.linear_rows(m, params[p + "w1"]),
                             ops.linear_rows(m, params[p + "w3"]))        # (B*R,F)
