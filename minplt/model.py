@@ -393,20 +393,25 @@ TRAIN_OPS = ("rmsnorm_forward", "rmsnorm_backward", "rope_forward", "rope_backwa
 _TRAIN_OPS: dict[str, SimpleNamespace] = {}
 
 
-def get_train_ops(backend: str) -> SimpleNamespace:
-    """The training step's layer operations: 'numpy' (this file) or 'numba'
-    (train_kernels.py). Built once per backend."""
+def backend_ops(backend: str, names, kernels: str, built: dict) -> SimpleNamespace:
+    """The functions `names` of this file ('numpy') or of minplt.<kernels> ('numba', the
+    same names and arguments), built once per backend into `built`."""
     if backend not in ("numpy", "numba"):
         raise ValueError(f"unknown backend {backend!r}; choose 'numpy' or 'numba'")
-    if backend not in _TRAIN_OPS:
+    if backend not in built:
         if backend == "numpy":
             source = globals()
-            _TRAIN_OPS[backend] = SimpleNamespace(**{n: source[n] for n in TRAIN_OPS})
         else:
-            from minplt import train_kernels
-            _TRAIN_OPS[backend] = SimpleNamespace(**{n: getattr(train_kernels, n)
-                                                     for n in TRAIN_OPS})
-    return _TRAIN_OPS[backend]
+            import importlib
+            source = vars(importlib.import_module(f"minplt.{kernels}"))
+        built[backend] = SimpleNamespace(**{n: source[n] for n in names})
+    return built[backend]
+
+
+def get_train_ops(backend: str) -> SimpleNamespace:
+    """The training step's layer operations: 'numpy' (this file) or 'numba'
+    (train_kernels.py)."""
+    return backend_ops(backend, TRAIN_OPS, "train_kernels", _TRAIN_OPS)
 
 
 # ----------------------------------------------------------------------------------------
@@ -916,17 +921,8 @@ _OPS: dict[str, SimpleNamespace] = {}
 
 def get_ops(backend: str) -> SimpleNamespace:
     """The row operations of a decode pass: 'numpy' (the functions above) or 'numba'
-    (kernels.py, same names and arguments). Built once per backend."""
-    if backend not in ("numpy", "numba"):
-        raise ValueError(f"unknown backend {backend!r}; choose 'numpy' or 'numba'")
-    if backend not in _OPS:
-        if backend == "numpy":
-            source = globals()
-            _OPS[backend] = SimpleNamespace(**{n: source[n] for n in ROW_OPS})
-        else:
-            from minplt import kernels
-            _OPS[backend] = SimpleNamespace(**{n: getattr(kernels, n) for n in ROW_OPS})
-    return _OPS[backend]
+    (kernels.py, same names and arguments)."""
+    return backend_ops(backend, ROW_OPS, "kernels", _OPS)
 
 
 def stack_rows(params, cfg: Config, cache: DecodeCache, u, loops):

@@ -2,7 +2,19 @@
 import os
 import signal
 
+import numpy as np
 import pytest
+
+
+def assert_close(got, ref, rtol):
+    """Max error relative to the largest reference value (elementwise relative error is
+    meaningless for entries that happen to be near 0); shapes and dtypes must match.
+    For the kernels' tests against their NumPy references."""
+    got, ref = np.asarray(got), np.asarray(ref)
+    assert got.shape == ref.shape and got.dtype == ref.dtype, (got.shape, ref.shape, got.dtype)
+    scale = max(float(np.max(np.abs(ref))), 1e-30)
+    err = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64)))) / scale
+    assert err <= rtol, f"relative error {err:.3g} > {rtol:.0e}"
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 import pytest
+from conftest import assert_close
 
 from minplt import kernels as K
 from minplt import model as M
@@ -22,15 +23,6 @@ DTYPES = [np.float32, np.float64]
 
 def tolerance(dtype):
     return 1e-5 if dtype == np.float32 else 1e-12
-
-
-def assert_close(got, ref, rtol):
-    """Max error relative to the largest reference value (elementwise relative error is
-    meaningless for entries that happen to be near 0)."""
-    assert got.shape == ref.shape and got.dtype == ref.dtype
-    scale = max(float(np.max(np.abs(ref))), 1e-30)
-    err = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64)))) / scale
-    assert err <= rtol, f"relative error {err:.3g} > {rtol:.0e}"
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import math
 import numba
 import numpy as np
 import pytest
+from conftest import assert_close
 
 from minplt import model as M
 from minplt import parallel
@@ -21,15 +22,6 @@ VARIANTS = ["vanilla", "loop-2", "loop+clp-3", "loop+clp+kvshare-2", "plt-3"]
 
 def tolerance(dtype):
     return 2e-5 if dtype == np.float32 else 1e-12
-
-
-def assert_close(got, ref, rtol):
-    """Max error relative to the largest reference value."""
-    got, ref = np.asarray(got), np.asarray(ref)
-    assert got.shape == ref.shape and got.dtype == ref.dtype, (got.shape, ref.shape, got.dtype)
-    scale = max(float(np.max(np.abs(ref))), 1e-30)
-    err = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64)))) / scale
-    assert err <= rtol, f"relative error {err:.3g} > {rtol:.0e}"
 
 
 @pytest.fixture
