@@ -360,7 +360,8 @@ def plot_accuracy_vs_hops(rows, chance=None, experiment="depth"):
     line_ax.set_xticks(hops)
     line_ax.set_ylim(0, 105)
     line_ax.set(xlabel="hops per question k", ylabel="answers right (%)")
-    line_ax.set_title("Accuracy against hops: solid looped, dashed plain stacks", fontsize=10)
+    line_ax.set_title("Accuracy against hops" + (": solid looped, dashed plain stacks"
+                                                 if experiment == "depth" else ""), fontsize=10)
     line_ax.grid(alpha=0.3)
     line_ax.legend(fontsize=8)
     seeds = rows[0]["seeds"]
