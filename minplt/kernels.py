@@ -1,4 +1,5 @@
 """Numba kernels for the decode hot path: the row operations of one decode pass.
+(The training step's kernels are in train_kernels.py.)
 
 Every public kernel here has the name and arguments of its plain NumPy version in
 `model.py` section 6 (the row operations of one decode pass), its reference and test
@@ -36,8 +37,8 @@ Not here, on purpose (the README's Performance section has the measurements):
 - fused kernels (rmsnorm into the next product, q/k/v in one call): a decode step is
   bound by reading the weights, and fusing saves only the call and thread start-up of
   each product, a small part of a step at the bench size;
-- training kernels: attention and cross-entropy are a small part of a training step
-  and the weight gradients are one BLAS product each, so training stays in model.py.
+- training kernels: they are in train_kernels.py (the softmaxes, norms, RoPE, SwiGLU
+  and AdamW of a training step, which reuses this file's float32 exp).
 
 Contents:
     1. Settings            3. rmsnorm_rows, rope_rows, swiglu_rows
