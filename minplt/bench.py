@@ -394,16 +394,9 @@ def train_throughput(variants, sizes, seed, repeats, log, runs=TRAIN_RUNS,
                     M.clip_grad_norm(grads, 1.0, backend)
                     opt.step(params, grads)
 
-                def steps_for(seconds):
-                    start, done = time.perf_counter(), 0
-                    while done == 0 or time.perf_counter() - start < seconds:
-                        train_step()
-                        done += 1
-                    return (time.perf_counter() - start) / done
-
                 with parallel.threads(n):
-                    steps_for(0.0)                                # compile, warm caches
-                    per_step = statistics.median(steps_for(min_seconds)
+                    train_step()                                  # compile, warm caches
+                    per_step = statistics.median(timing.per_call(train_step, min_seconds)
                                                  for _ in range(repeats))
                 row["tokens_per_s"][f"{backend} {n}t"] = batch * seq / per_step
             rows.append(row)

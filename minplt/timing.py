@@ -1,8 +1,9 @@
 """The one timing helper: the benchmark, the experiments, the demo and the lessons all
-time code through `repeat`.
+time code through `repeat` (or `per_call`, for calls of a few milliseconds).
 
     times = timing.repeat(lambda: model.step(...), repeats=5)        # seconds per call
     times = timing.repeat(decode, repeats=3, setup=fresh_cache)       # decode(fresh_cache())
+    seconds = timing.per_call(train_step, min_seconds=0.3)           # short calls, averaged
     print(timing.summary(times))                                      # "8.41 ms (8.37-9.02)"
 
 Why the best (minimum) and the spread, not the mean: other programs on the machine only
@@ -32,6 +33,17 @@ def repeat(fn, repeats: int = 3, setup=None, number: int = 1, warmup: int = 0) -
         if run >= warmup:
             times.append((time.perf_counter() - start) / number)
     return times
+
+
+def per_call(fn, min_seconds: float) -> float:
+    """Seconds per call of fn, called again and again until at least min_seconds have
+    passed (once at least): for calls of a few milliseconds, whose single timings the
+    machine's noise would swamp."""
+    start, calls = time.perf_counter(), 0
+    while calls == 0 or time.perf_counter() - start < min_seconds:
+        fn()
+        calls += 1
+    return (time.perf_counter() - start) / calls
 
 
 def best(fn, repeats: int = 3, **kwargs) -> float:

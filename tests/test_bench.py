@@ -123,3 +123,12 @@ def test_quick_batch_sweep_has_the_roofline(tmp_path):
         assert r["tokens_per_s"] == pytest.approx(r["batch"] / (r["ms_per_step"] / 1e3))
     assert set(sweep["summary"]["plt-2/loop-2"]) == {"1", "3"} or \
         set(sweep["summary"]["plt-2/loop-2"]) == {1, 3}
+
+
+def test_per_call_calls_until_the_time_is_up_and_at_least_once():
+    from minplt import timing
+    calls = []
+    assert timing.per_call(lambda: calls.append(1), 0.0) > 0 and len(calls) == 1
+    calls.clear()
+    seconds = timing.per_call(lambda: calls.append(1), 0.02)
+    assert len(calls) > 1 and seconds * len(calls) >= 0.02
