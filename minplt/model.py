@@ -27,7 +27,8 @@ Contents, in reading order:
     3. The block: forward and backward         6. Decoding: cache, row operations, the
                                                   pass through the stack, prefill, the
                                                   two schedules, generate
-(Checkpoint files are in checkpoint.py; the Numba decode kernels in kernels.py.)
+(Checkpoint files are in checkpoint.py; the Numba decode kernels in kernels.py, the
+Numba training kernels, same names as the layers of section 2, in train_kernels.py.)
 """
 from __future__ import annotations
 
