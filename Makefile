@@ -40,9 +40,10 @@ test: $(STAMP)
 test-nojit: $(STAMP)
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q -m kernels
 
-## Decode latency, KV-cache bytes and training throughput (see README, Performance).
+## Decode latency, KV-cache bytes, the batch sweep and training throughput (see README,
+## Performance; about 4 minutes).
 bench: $(STAMP)
-	$(BIN)/python -m minplt bench
+	$(BIN)/python -m minplt bench --batch 1,2,4,8,16,32
 
 LESSON  ?=
 LESSONS  = $(if $(LESSON),$(foreach n,$(LESSON),$(wildcard lessons/$(n)*.py)),$(wildcard lessons/[0-9][0-9]_*.py))
