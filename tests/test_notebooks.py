@@ -86,8 +86,47 @@ def test_committed_with_full_outputs(path):
         for out in cell.get("outputs", []):
             assert out.output_type != "error", f"{path.name}, cell {i} was saved with an error"
     first_output = "".join(o.get("text", "") for o in code_cells[0].outputs)
-    assert "quick version" not in first_output, (
-        f"{path.name} was saved from a MINPLT_FAST=1 run; re-run it with `make lessons`")
+    assert "quick version" not in first_output and "lecture version" not in first_output, (
+        f"{path.name} was saved from a MINPLT_FAST=1 or MINPLT_LECTURE=1 run; re-run it with "
+        "`make lessons`")
+
+
+# a code cell that draws: its committed outputs must hold the picture
+DRAWS = re.compile(r"plt\.show\(|plt\.subplots\(|plt\.figure\(|charts\.plot_|schedule\.plot_|"
+                   r"kv_layout\.plot_|\.plot_steps\(|display\(Image\(|Image\(filename")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_every_drawing_cell_carries_its_figure(path):
+    nb = nbformat.read(path, as_version=4)
+    missing = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and DRAWS.search(c.source)
+               and not any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
+    assert not missing, (f"{path.name}: cells {missing} draw a figure but carry no image; "
+                         f"run `make lessons LESSON={path.stem[:2]}`")
+
+
+FRONT_MATTER = {
+    "the paper": "arXiv 2510.24824",
+    "objectives": "After this lesson you can",
+    "prerequisites": "Prerequisites",
+    "time to read and to run": "Time",
+    "a link to the notation table": "docs/method.md#1-notation",
+}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_front_matter_and_exercises(path):
+    """Each lesson opens with the paper, its objectives, prerequisites and times, and a link
+    to the one notation table, and ends with exercises that point to their solutions."""
+    nb = nbformat.read(path, as_version=4)
+    opening = nb.cells[0].source
+    missing = [what for what, text in FRONT_MATTER.items() if text not in opening]
+    assert not missing, f"{path.name}: the first cell lacks {missing}"
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "## Exercises" in text, f"{path.name} has no '## Exercises' section"
+    assert f"solutions/ex{path.stem[:2]}.py" in text, (
+        f"{path.name} does not point to its worked solutions, solutions/ex{path.stem[:2]}.py")
+    assert "## Summary" in text, f"{path.name} has no '## Summary' section"
 
 
 def test_readme_lists_every_lesson():

@@ -37,7 +37,9 @@ HEARTBEAT = 60.0   # seconds between "still running" lines of one long cell
 
 
 def fast_mode() -> bool:
-    return os.environ.get("MINPLT_FAST", "") not in ("", "0")
+    """The quick (MINPLT_FAST=1) or the lecture (MINPLT_LECTURE=1) version: neither may
+    replace the committed outputs, which are those of the full version."""
+    return any(os.environ.get(name, "") not in ("", "0") for name in ("MINPLT_FAST", "MINPLT_LECTURE"))
 
 
 def pair_paths(path):
@@ -180,7 +182,7 @@ def main(argv=None):
                              "trains for about 17 minutes in one cell on two cores)")
     parser.add_argument("--out", default=None,
                         help=f"write the notebooks to this folder instead of in place "
-                             f"(default with MINPLT_FAST=1: {FAST_OUT})")
+                             f"(default with MINPLT_FAST=1 or MINPLT_LECTURE=1: {FAST_OUT})")
     parser.add_argument("--no-write", action="store_true",
                         help="only check that they run; write nothing")
     args = parser.parse_args(argv)
@@ -190,7 +192,8 @@ def main(argv=None):
              f"writing to {out_dir}/ (the committed notebooks are left as they are)"
              if out_dir else "writing in place")
     print(f"{len(args.lessons)} lesson(s), "
-          f"MINPLT_FAST={'1 (quick version)' if fast_mode() else 'off'}; {where}", flush=True)
+          f"MINPLT_FAST={os.environ.get('MINPLT_FAST') or 'off'}, "
+          f"MINPLT_LECTURE={os.environ.get('MINPLT_LECTURE') or 'off'}; {where}", flush=True)
 
     failed = []
     with this_interpreter_kernel() as kernel_name:
