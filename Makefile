@@ -40,8 +40,8 @@ test: $(STAMP)
 test-nojit: $(STAMP)
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q -m kernels
 
-## Decode latency, KV-cache bytes, the batch sweep and training throughput (see README,
-## Performance; about 4 minutes).
+## Decode latency, KV-cache bytes, the batch sweep and training throughput (see
+## docs/performance.md; about 4 minutes).
 bench: $(STAMP)
 	$(BIN)/python -m minplt bench --batch 1,2,4,8,16,32
 
@@ -60,13 +60,14 @@ lab: $(STAMP)
 	test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install -q -e ".[dev,lessons]"
 	env -u MPLBACKEND $(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) lessons/
 
-## Copy the results of the last demo, hops, ablate and bench runs into README.md.
+## Copy the results of the last demo, hops, ablate and bench runs (out/*/results.md)
+## into docs/findings.md and docs/performance.md.
 readme: $(STAMP)
-	$(BIN)/python -m minplt.readme README.md
+	$(BIN)/python -m minplt.readme
 
-## Render the README's figures into visualizations/figures/ (the hops figures too when
-## out/hops/results.json or out/hops-staircase/results.json exists: run `python -m
-## minplt hops` first).
+## Render the figures of the README and docs/ into visualizations/figures/ (the hops
+## figures too when out/hops/results.json or out/hops-staircase/results.json exists:
+## run `python -m minplt hops` first).
 figures: $(STAMP)
 	$(BIN)/python -m visualizations.render_all
 	$(if $(wildcard out/hops/results.json),$(BIN)/python -m visualizations.render_all --hops out/hops/results.json)

@@ -1,17 +1,22 @@
-"""`make readme`: copy the results of the last runs into README.md, so the figures the
-README quotes are the ones a command printed, never typed by hand.
+"""`make readme`: copy the results of the last runs into the pages that quote them
+(docs/findings.md and docs/performance.md), so the figures they quote are the ones a
+command printed, never typed by hand.
 
-A block in the README is
+A block in a page is
 
     <!-- results: out/demo/results.md -->
     ...                                   (replaced by that file's text)
     <!-- end results -->
 
-`python -m minplt.readme [README.md]` replaces every block whose file exists and says
-which are missing and the command that writes each. It changes nothing else.
+The path in a block is relative to the project's root, whichever page holds it.
+`python -m minplt.readme [--root DIR] [PAGE ...]` replaces every block whose file
+exists, in the pages given (default: PAGES, relative to the root), and says which files
+are missing and the command that writes each. It changes nothing else: a block whose
+file is missing keeps the text it had.
 """
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from pathlib import Path
@@ -20,6 +25,8 @@ from minplt import checkpoint
 
 BLOCK = re.compile(r"(<!-- results: (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- end results -->)",
                    re.DOTALL)
+# the pages that hold results blocks, relative to the project's root (the README holds none)
+PAGES = ("docs/findings.md", "docs/performance.md")
 WRITTEN_BY = {"out/demo/results.md": "make demo",
               "out/ablate/results.md": "python -m minplt ablate",
               "out/hops/results.md": "python -m minplt hops",
@@ -27,13 +34,14 @@ WRITTEN_BY = {"out/demo/results.md": "make demo",
               "out/bench/results.md": "make bench"}
 
 
-def update(readme: Path) -> tuple[str, list[str], list[str]]:
-    """(the new README text, the files copied in, the files missing)."""
-    text = readme.read_text(encoding="utf-8")
+def update(page: Path, root: Path) -> tuple[str, list[str], list[str]]:
+    """(the page's new text, the files copied in, the files missing); block paths are
+    read relative to root."""
+    text = page.read_text(encoding="utf-8")
     copied, missing = [], []
 
     def fill(match):
-        source = readme.parent / match["path"]
+        source = root / match["path"]
         if not source.exists():
             missing.append(match["path"])
             return match[0]
@@ -43,17 +51,36 @@ def update(readme: Path) -> tuple[str, list[str], list[str]]:
 
 
 def main(argv=None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    readme = Path(args[0] if args else "README.md")
-    if not readme.exists():
-        print(f"minplt readme: error: {readme} does not exist", file=sys.stderr)
+    parser = argparse.ArgumentParser(
+        prog="python -m minplt.readme",
+        description="Copy the last runs' out/*/results.md into the pages' results blocks.")
+    parser.add_argument("pages", nargs="*", default=list(PAGES),
+                        help=f"pages to update, relative to --root (default: {' '.join(PAGES)})")
+    parser.add_argument("--root", default=".",
+                        help="the project's root: pages and block paths are relative to it "
+                             "(default: the current directory)")
+    args = parser.parse_args(argv)
+    root = Path(args.root)
+    pages = [root / p for p in args.pages]
+    absent = [str(p) for p in pages if not p.is_file()]
+    if absent:
+        print(f"minplt readme: error: {', '.join(absent)} does not exist "
+              "(run it from the project's root, or pass --root)", file=sys.stderr)
         return 2
-    text, copied, missing = update(readme)
-    checkpoint.atomic_write(str(readme), text)
-    for path in copied:
-        print(f"copied {path} into {readme}")
-    for path in missing:
+    copied_any, missing_all = False, []
+    for page in pages:
+        text, copied, missing = update(page, root)
+        if copied:
+            checkpoint.atomic_write(str(page), text)
+            copied_any = True
+        for path in copied:
+            print(f"copied {path} into {page.relative_to(root)}")
+        missing_all += [path for path in missing if path not in missing_all]
+    for path in missing_all:
         print(f"not there yet: {path} (run `{WRITTEN_BY.get(path, 'the command that writes it')}`)")
+    if not copied_any:
+        print("no results to copy: nothing under out/ yet, so the pages keep the blocks "
+              "they had (run the commands above, then make readme)")
     return 0
 
 
