@@ -78,9 +78,12 @@ def main(argv=None) -> int:
         missing_all += [path for path in missing if path not in missing_all]
     for path in missing_all:
         print(f"not there yet: {path} (run `{WRITTEN_BY.get(path, 'the command that writes it')}`)")
-    if not copied_any:
+    if missing_all and not copied_any:
         print("no results to copy: nothing under out/ yet, so the pages keep the blocks "
               "they had (run the commands above, then make readme)")
+    elif not copied_any:
+        print(f"no results blocks in {', '.join(args.pages)}: nothing to copy "
+              f"(the blocks are in {', '.join(PAGES)})")
     return 0
 
 

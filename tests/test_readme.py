@@ -47,6 +47,13 @@ def test_with_nothing_under_out_the_pages_are_kept_and_it_says_so(tmp_path, caps
     assert "no results to copy" in out
 
 
+def test_a_page_without_blocks_is_left_alone_and_it_says_so(capsys):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme.main(["--root", str(ROOT), "README.md"]) == 0
+    assert (ROOT / "README.md").read_text(encoding="utf-8") == text
+    assert "no results blocks in README.md" in capsys.readouterr().out
+
+
 def test_a_missing_page_is_a_clear_error(tmp_path, capsys):
     assert readme.main(["--root", str(tmp_path), "docs/findings.md"]) == 2
     err = capsys.readouterr().err
