@@ -1,5 +1,8 @@
 """The decode step-through of lessons 03 and 04 shows what the model did.
 
+Lesson 03 steps through loop+clp-3 (a full cache per loop, no window yet), lesson 04
+through plt-3 (one shared cache and the window rings) and a few other families.
+
 The widget is driven as a user would drive it (slider, next, previous). At every step
 the picture must show: as this step's cells, the passes the model appended to
 `cache.trace`; as written, the entries of the model's cache that the step changed,
@@ -78,7 +81,9 @@ def drawn_states(figure):
 
 CASES = [("plt", 3, "parallel"), ("plt", 3, "sequential"), ("plt", 2, "parallel"),
          ("loop+kvshare+gswa", 3, "sequential"), ("loop", 3, "sequential"),
-         ("loop+clp", 2, "parallel")]
+         ("loop+clp", 2, "parallel"),
+         ("loop+clp", 3, "parallel"), ("loop+clp", 3, "sequential"),   # lesson 03's model
+         ("loop+clp+kvshare", 3, "parallel")]
 
 
 @pytest.mark.parametrize("family,n_loops,schedule", CASES,
