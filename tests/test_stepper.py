@@ -199,3 +199,12 @@ def test_bad_arguments_say_what_to_do():
         S.DecodeStepper(params, cfg, PROMPT, 0)
     with pytest.raises(ValueError, match="one token per decode step"):
         S.DecodeStepper(params, cfg, PROMPT, 3, tokens=[1, 2])
+
+
+def test_cache_axis_names_rings_only_when_the_model_has_them():
+    """Lesson 03 steps through a model without windows: its figure must not speak of rings."""
+    for family, label in [("loop+clp", "cache: position"),
+                          ("plt", "cache: position (full cache) or slot (ring)")]:
+        cfg, params = model(family, 3)
+        fig, _ = S.DecodeStepper(params, cfg, PROMPT, 1).draw(1)
+        assert label in [ax.get_xlabel() for ax in fig.axes], family
