@@ -199,8 +199,9 @@ must("the trace is the parallel schedule: a pass per loop over the prompt, then 
 #
 # What to look for: the step at position `t` writes position `t` of every loop's cache
 # and reads positions `0..t-1` of every loop's cache. (Position `t` is attended to as
-# well: the pass writes it before it attends. It is drawn as written.) Loop `l`'s
-# row reads loop `l`'s cache only; in lesson 04 the loops will share one.
+# well: the pass writes it before it attends. It is drawn as written.) In the code
+# (`M.stack_rows`), the row of loop `l` attends to loop `l`'s own cache; in lesson 04
+# the loops will share one.
 
 # %%
 from visualizations.stepper import DecodeStepper
