@@ -1,5 +1,8 @@
 """The decode step-through of lessons 03 and 04 shows what the model did.
 
+Lesson 03 steps through loop+clp-3 (a full cache per loop, no window yet), lesson 04
+through plt-3 (one shared cache and the window rings) and a few other families.
+
 The widget is driven as a user would drive it (slider, next, previous). At every step
 the picture must show: as this step's cells, the passes the model appended to
 `cache.trace`; as written, the entries of the model's cache that the step changed,
@@ -78,7 +81,9 @@ def drawn_states(figure):
 
 CASES = [("plt", 3, "parallel"), ("plt", 3, "sequential"), ("plt", 2, "parallel"),
          ("loop+kvshare+gswa", 3, "sequential"), ("loop", 3, "sequential"),
-         ("loop+clp", 2, "parallel")]
+         ("loop+clp", 2, "parallel"),
+         ("loop+clp", 3, "parallel"), ("loop+clp", 3, "sequential"),   # lesson 03's model
+         ("loop+clp+kvshare", 3, "parallel")]
 
 
 @pytest.mark.parametrize("family,n_loops,schedule", CASES,
@@ -194,3 +199,12 @@ def test_bad_arguments_say_what_to_do():
         S.DecodeStepper(params, cfg, PROMPT, 0)
     with pytest.raises(ValueError, match="one token per decode step"):
         S.DecodeStepper(params, cfg, PROMPT, 3, tokens=[1, 2])
+
+
+def test_cache_axis_names_rings_only_when_the_model_has_them():
+    """Lesson 03 steps through a model without windows: its figure must not speak of rings."""
+    for family, label in [("loop+clp", "cache: position"),
+                          ("plt", "cache: position (full cache) or slot (ring)")]:
+        cfg, params = model(family, 3)
+        fig, _ = S.DecodeStepper(params, cfg, PROMPT, 1).draw(1)
+        assert label in [ax.get_xlabel() for ax in fig.axes], family

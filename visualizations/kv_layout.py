@@ -23,11 +23,18 @@ def family_config(family, n_loops, window):
 
 
 def kv_bytes_formula(family, n_positions, n_loops, window, bytes_per_position):
-    """KV-cache bytes of one sequence of N = n_positions positions: the model's table,
-    vanilla: N c;  loop, loop+clp: L N c;  loop+clp+kvshare, loop+kvshare: N c;
-    plt, loop+kvshare+gswa: N c + (L-1) min(N, W) c."""
+    """KV-cache bytes of one sequence of T = n_positions positions: the model's table,
+    vanilla: T c;  loop, loop+clp: L T c;  loop+clp+kvshare, loop+kvshare: T c;
+    plt, loop+kvshare+gswa: T c + (L-1) min(T, W) c."""
     cfg = family_config(family, n_loops, window)
     return model.kv_cache_bytes_formula(cfg, n_positions, bytes_per_position)
+
+
+def formula_text(family):
+    """The family's row of the memory table in the lessons' letters (T positions)."""
+    if family in ("loop", "loop+clp"):
+        return "L T c"
+    return "T c + (L-1) min(T,W) c" if family in ("plt", "loop+kvshare+gswa") else "T c"
 
 
 # ---------------------------------------------------------------- layout diagram
@@ -66,7 +73,7 @@ def plot_kv_layout(n_positions, n_loops, window, bytes_per_position, ax=None):
     y = 0.0
     for family in families:
         total = kv_bytes_formula(family, n_positions, n_loops, window, bytes_per_position)
-        formula = model.kv_cache_formula_text(family_config(family, n_loops, window))
+        formula = formula_text(family)
         ax.text(-3.4, y, f"{FAMILY_TITLES[family]}:  {formula} = "
                 f"{human_bytes(total)}  (x{total / vanilla_bytes:.2f} vanilla)",
                 fontsize=9.5, fontweight="bold", va="center", color=FAMILY_COLORS[family])
@@ -79,7 +86,7 @@ def plot_kv_layout(n_positions, n_loops, window, bytes_per_position, ax=None):
     ax.set_xlim(-3.5, n_positions + 9.5)
     ax.set_ylim(y + 0.8, 0.7)
     ax.set_xticks(range(n_positions))
-    ax.set_xlabel(f"position t  (N={n_positions}, L={n_loops}, W={window}, "
+    ax.set_xlabel(f"position t  (T={n_positions}, L={n_loops}, W={window}, "
                   f"c={human_bytes(bytes_per_position)} per position: K and V of all layers)")
     ax.set_yticks([])
     ax.tick_params(length=0)
@@ -103,11 +110,11 @@ def _draw_cache_row(ax, y, loop, kept, n_positions):
         ax.add_patch(box)
 
 
-# ---------------------------------------------------------------- growth with N
+# ---------------------------------------------------------------- growth with T
 
 def plot_memory_growth(n_loops, window, bytes_per_position, max_positions=4096, ax=None):
-    """KV-cache bytes against sequence length N for each family: the looped model without
-    sharing grows L times faster; PLT adds a constant (L-1) W c once N > W."""
+    """KV-cache bytes against sequence length T for each family: the looped model without
+    sharing grows L times faster; PLT adds a constant (L-1) W c once T > W."""
     fig, ax = figure_and_axes(ax, (6.5, 4))
     n = np.unique(np.linspace(1, max_positions, 400).astype(int))
     lines = [("vanilla", "-", "vanilla"),
@@ -130,9 +137,9 @@ def plot_memory_growth(n_loops, window, bytes_per_position, max_positions=4096, 
                         color=FAMILY_COLORS[family])
     if window < max_positions:
         ax.axvline(window, color="#999999", linestyle=":", linewidth=1)
-        ax.annotate(f"N = W = {window}", (window, 0.5), xycoords=ax.get_xaxis_transform(),
+        ax.annotate(f"T = W = {window}", (window, 0.5), xycoords=ax.get_xaxis_transform(),
                     xytext=(3, 0), textcoords="offset points", fontsize=8, color="#666666")
-    ax.set_xlabel("sequence length N (positions)")
+    ax.set_xlabel("sequence length T (positions)")
     ax.set_ylabel(f"KV cache per sequence ({unit})")
     ax.set_title(f"KV cache growth, L={n_loops} loops, "
                  f"c={human_bytes(bytes_per_position)} per position", fontsize=10)

@@ -192,9 +192,9 @@ def plot_schedule(n_positions, n_loops, trace_sequential=None, trace_parallel=No
     """Sequential schedule (left) beside the parallel CLP schedule (right).
 
     Left: the vanilla looped transformer, loop l needs loop l-1 at the same position,
-    so each new token costs L passes. Right: PLT with CLP, loop l needs loop l-1 at the
-    previous position, so the L loops of one token run as one pass. Numbers are pass
-    numbers; the traces default to `expected_trace`.
+    so each new token costs L passes. Right: with CLP (loop+clp, and PLT), loop l needs
+    loop l-1 at the previous position, so the L loops of one token run as one pass.
+    Numbers are pass numbers; the traces default to `expected_trace`.
     """
     if trace_sequential is None:
         trace_sequential = expected_trace(n_positions, n_loops, "sequential", prompt_len)
@@ -206,7 +206,7 @@ def plot_schedule(n_positions, n_loops, trace_sequential=None, trace_parallel=No
     panels = [
         (ax_seq, False, trace_sequential, "Looped transformer, sequential",
          "loop l needs loop l-1 at the same position"),
-        (ax_par, True, trace_parallel, "PLT (cross-loop parallel), parallel",
+        (ax_par, True, trace_parallel, "Cross-loop parallel (CLP), parallel",
          "loop l needs loop l-1 at the previous position"),
     ]
     for ax, clp, trace, name, rule in panels:

@@ -298,7 +298,8 @@ class DecodeStepper:
         ax.set_ylim(-0.6, len(rows) - 0.4)
         ax.set_aspect("equal")
         ax.set_xticks(range(self.n_positions))
-        ax.set_xlabel("cache: position (full cache) or slot (ring)", fontsize=8)
+        ax.set_xlabel("cache: position (full cache) or slot (ring)" if self.ring_slots else
+                      "cache: position", fontsize=8)
         ax.tick_params(length=0, labelsize=8)
         for spine in ax.spines.values():
             spine.set_visible(False)
