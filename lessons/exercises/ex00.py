@@ -33,6 +33,8 @@ def check_causal_softmax(function):
     """The learner's causal softmax on small and very large scores, against the model's."""
     if unanswered(function, "your function my_causal_softmax"):
         return False
+    if not callable(function):
+        return wrong(f"expected a function, got {type(function).__name__}")
     rng = np.random.default_rng(0)
     cases = {"random scores": rng.normal(size=(6, 6)),
              "scores around 1000": 1000.0 + 50 * rng.normal(size=(5, 5))}
@@ -50,7 +52,7 @@ def check_causal_softmax(function):
         if got.shape == scores.shape and not np.all(np.isfinite(got)):
             return wrong(f"on {what} some weights are not finite (overflow?)",
                          "subtract each row's maximum before np.exp")
-        if not same_array(got, _reference_causal_softmax(scores), f"on {what}, the weights",
+        if not same_array(got, _reference_causal_softmax(scores), f"on {what}, your array",
                           atol=1e-12, hint="each row: exp(score - row max) over the keys s <= t, "
                           "divided by their sum"):
             return False
@@ -61,6 +63,8 @@ def check_rope_pair(function):
     """The learner's rotation of pair i at position t, against M.rope_forward."""
     if unanswered(function, "your function my_rope_pair"):
         return False
+    if not callable(function):
+        return wrong(f"expected a function, got {type(function).__name__}")
     D, base = 8, 10000.0
     cos, sin = M.rope_tables(D, 64, base)
     x = np.random.default_rng(1).normal(size=D)

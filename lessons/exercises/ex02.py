@@ -36,6 +36,8 @@ def check_loop_kv_bytes(function):
     """The learner's bytes against caches that M.generate filled, for four configs."""
     if unanswered(function, "your function my_kv_bytes"):
         return False
+    if not callable(function):
+        return wrong(f"expected a function, got {type(function).__name__}")
     configs = [M.make_config("vanilla", None, "tiny", vocab_size=V),
                M.make_config("loop", 2, "tiny", vocab_size=V),
                M.make_config("loop", 3, "tiny", vocab_size=V, n_layer=3, n_embd=48),
