@@ -230,6 +230,9 @@ must("decoding from the cache gives the forward's logits (float32 round-off)", d
 # can only add time), and the machine that ran this was shared. NumPy's products run on
 # one thread here: at these sizes OpenBLAS's threads mostly wait for each other, and on a
 # busy machine a product then waits for a thread to get a core (`minplt/parallel.py`).
+# On a busy machine the curve below is jagged, and can jump: the longer a forward runs,
+# the likelier other programs interrupt it in all 3 runs. Its trend is the point: the work
+# of a forward over the prefix grows with the prefix, a cached step's does not.
 
 # %%
 big = M.make_config("vanilla", preset="small", vocab_size=tok.vocab_size)
