@@ -32,9 +32,9 @@
 # lesson 03 (the parallel schedule: one pass of L rows per token, `M.prefill` and
 # `M.step`); NumPy; roughly what a CPU cache is.
 #
-# **Time:** about 20 minutes to read and work through; running it takes about 2-3
-# minutes on a 2-core CPU (full version; machines and load differ), about a minute with
-# MINPLT_LECTURE=1 (fewer repeats), seconds with MINPLT_FAST=1.
+# **Time:** about 20 minutes to read and work through; running it takes about 3
+# minutes on a 2-core CPU (full version; machines and load differ), one to two minutes
+# with MINPLT_LECTURE=1 (fewer repeats), seconds with MINPLT_FAST=1.
 #
 # The parallel schedule (lesson 03) replaces `L` one-row passes through the stack with
 # one `L`-row pass. That only saves time if an `L`-row pass costs about what a one-row
