@@ -344,3 +344,25 @@ def test_batch_sweep_chart_draws_each_variant_and_its_roofline(tmp_path):
     assert list(ax_ms.lines[0].get_xdata()) == [1, 2, 4]
     assert_png(fig, tmp_path / "sweep.png")
     assert_png(charts.plot_batch_sweep({}), tmp_path / "empty.png")   # no sweep: a message
+
+
+def test_batch_sweep_draws_the_roofline_at_the_rates_passed_in():
+    """A lesson measures its own rates: the title must give them and the dotted lines must
+    be the roofline at those rates, not at the sweep's (issue 16: they differed)."""
+    rows = [{"variant": "vanilla", "batch": b, "ms_per_step": 10.0 * b, "tokens_per_s": 100.0,
+             "read_ms": 4.0 + b, "compute_ms": 1.0 * b, "roofline_ms": max(4.0 + b, 1.0 * b)}
+            for b in (1, 8)]
+    sweep = {"batch": {"rows": rows, "gb_per_s": 20.0, "gflop_per_s": 90.0}}
+    fig = charts.plot_batch_sweep(sweep, gb_per_s=40.0, gflop_per_s=30.0)
+    roof = fig.axes[0].lines[1]                  # dotted roofline of the only variant
+    # read halves (twice the bandwidth), compute triples (a third of the FLOP rate)
+    assert list(roof.get_ydata()) == [max(2.5, 3.0), max(6.0, 24.0)]
+    title = fig._suptitle.get_text()
+    assert "40.0 GB/s" in title and "30 GFLOP/s" in title and "passed in" in title
+    own = charts.plot_batch_sweep(sweep)._suptitle.get_text()
+    assert "20.0 GB/s" in own and "90 GFLOP/s" in own and "same run" in own
+    with pytest.raises(ValueError, match="read_ms"):
+        charts.plot_batch_sweep({"batch": {"rows": [{"variant": "vanilla", "batch": 1,
+                                                     "ms_per_step": 1.0, "tokens_per_s": 1.0,
+                                                     "roofline_ms": 1.0}],
+                                           "gb_per_s": 20.0, "gflop_per_s": 90.0}}, gb_per_s=30.0)

@@ -221,14 +221,28 @@ def _present(value):
 
 # ---------------------------------------------------------------- batch sweep
 
-def plot_batch_sweep(bench):
+def plot_batch_sweep(bench, gb_per_s=None, gflop_per_s=None):
     """Two panels against batch size (log scale): milliseconds per decode step and
     tokens per second, one line per variant, with each variant's roofline (the larger of
-    read time and compute time, from the rates measured in the same run) dashed. Where
-    a variant's line leaves its roofline's flat part, its rows stopped being free."""
+    read time and compute time) dotted. Where a variant's line leaves its roofline's flat
+    part, its rows stopped being free.
+
+    The roofline comes from the read bandwidth and FLOP rate the sweep measured in its
+    own run, or from `gb_per_s` and `gflop_per_s` when given (a lesson passes the rates
+    it measured and printed itself): each row's read and compute times are then rescaled
+    to them, and the title gives the rates the lines were drawn with."""
     bench = load_bench(bench)
     sweep = bench.get("batch") or {}
     rows = sweep.get("rows", [])
+    measured = (sweep.get("gb_per_s"), sweep.get("gflop_per_s"))
+    rates = (gb_per_s or measured[0], gflop_per_s or measured[1])
+    if (gb_per_s or gflop_per_s) and rows:
+        if not (all(measured) and all("read_ms" in r and "compute_ms" in r for r in rows)):
+            raise ValueError("plot_batch_sweep: to draw the roofline at other rates, the sweep "
+                             "needs its own gb_per_s, gflop_per_s and each row's read_ms and "
+                             "compute_ms (as bench.batch_section returns them)")
+        rows = [dict(r, roofline_ms=max(r["read_ms"] * measured[0] / rates[0],
+                                        r["compute_ms"] * measured[1] / rates[1])) for r in rows]
     fig = new_figure((11, 4.2))
     ax_ms, ax_tps = fig.subplots(1, 2)
     if not rows:
@@ -258,10 +272,10 @@ def plot_batch_sweep(bench):
         ax.yaxis.set_major_formatter(_integer_format())
         ax.yaxis.set_minor_formatter(_integer_format(every=(2, 5)))
     ax_ms.legend(fontsize=8, title="measured (dotted: roofline)", title_fontsize=8)
-    rates = (f"read {sweep.get('gb_per_s', 0):.1f} GB/s, {sweep.get('gflop_per_s', 0):.0f} "
-             "GFLOP/s measured in the same run")
+    source = "the rates passed in" if gb_per_s or gflop_per_s else "measured in the same run"
     fig.suptitle("Decode cost against batch size, numba backend\n" + _machine_line(bench)
-                 + "; " + rates, fontsize=9.5)
+                 + f"; roofline at {rates[0] or 0:.1f} GB/s read, {rates[1] or 0:.0f} GFLOP/s, "
+                 + source, fontsize=9.5)
     return fig
 
 
