@@ -114,6 +114,22 @@ def with_loops(cfg: model.Config, n_loops: int) -> model.Config:
     return dataclasses.replace(cfg, n_loops=n_loops)
 
 
+def first_logged_loss(s: ex.Settings, row: str, seed: int) -> dict:
+    """Train `row` with `seed` as the ablation does, up to its first logged step only, and
+    return that log row (step, loss, ...): a committed result is reproduced when its first
+    logged loss comes out the same (training is deterministic for a seed)."""
+    data = ex.make_task(s, row)
+    stop = {"done": False}
+
+    def log(line):
+        if line.startswith("step") and not stop["done"]:
+            stop["done"] = True
+            raise KeyboardInterrupt            # train() keeps the row and returns
+    result = trainlib.train(ex.row_config(row, data, s), data, ex.run_settings(s, seed),
+                            log=log)
+    return result.rows[0]
+
+
 # ----------------------------------------------------------------------------------------
 # Statistics: paired differences and the verdicts
 
@@ -134,12 +150,14 @@ def paired_difference(a: list[float], b: list[float]) -> dict:
 
 def verdict(diff: dict, sign: int) -> str:
     """'reproduced', 'not reproduced' or 'not separable' for a claim that a - b has
-    `sign` (-1 lower, +1 higher, 0 about level), from the confidence interval."""
+    `sign` (-1 lower, +1 higher, 0 about level), from the confidence interval. A claim of
+    'about level' is reproduced when the interval holds 0, which says the rows were not
+    told apart, and a wide interval does easily: the verdict says so."""
     low, high = diff["low"], diff["high"]
     if low is None:
         return "not separable (one seed)"
     if sign == 0:
-        return "reproduced" if low <= 0 <= high else "not reproduced"
+        return "reproduced (the interval holds 0)" if low <= 0 <= high else "not reproduced"
     if low <= 0 <= high:
         return "not separable"
     return "reproduced" if (high < 0) == (sign < 0) else "not reproduced"
@@ -253,6 +271,8 @@ def run_text_ablation(s: ex.Settings, out_dir: str, names=None, resume: bool = F
     np.savez_compressed(os.path.join(out_dir, "per_token.npz"), x=x,
                         **{f"{row}/seed{seed}": l.astype(np.float32)
                            for row in losses for seed, l in zip(s.seeds, losses[row])})
+    checkpoint.atomic_write(os.path.join(out_dir, "lesson.json"),
+                            json.dumps(lesson_summary(report), indent=1))
     figures = write_figures(report, out_dir)
     text = results_markdown(report)
     checkpoint.atomic_write(os.path.join(out_dir, "results.md"), text)
@@ -290,6 +310,18 @@ def make_report(s, data, runs, measured, losses, x, n_windows, train_seconds,
         eval_bytes=int(x.size), train_seconds=train_seconds, seconds=seconds, rows=rows,
         differences=differences, clp_cost=clp_cost(losses, x), test_time_loops=loops,
         logs={name: [r.rows for r in results] for name, results in runs.items()})
+
+
+def lesson_summary(report: dict) -> dict:
+    """The report without what only the figures of the command need: lesson 06 loads it
+    (lessons/results/06_language.json). Curves keep step, loss and validation loss."""
+    small = {k: v for k, v in report.items() if k != "logs"}
+    small["clp_cost"] = dict(report["clp_cost"], rows={
+        row: {k: v for k, v in r.items() if k != "by_position_per_seed"}
+        for row, r in report["clp_cost"]["rows"].items()})
+    small["logs"] = {row: [[{k: r[k] for k in ("step", "loss", "val_loss")} for r in log]
+                           for log in logs] for row, logs in report["logs"].items()}
+    return small
 
 
 # ----------------------------------------------------------------------------------------

@@ -184,7 +184,7 @@ def test_paired_difference_by_hand():
 @pytest.mark.parametrize("low, high, sign, expected", [
     (-0.2, -0.1, -1, "reproduced"), (0.1, 0.2, -1, "not reproduced"),
     (-0.1, 0.1, -1, "not separable"), (0.1, 0.2, +1, "reproduced"),
-    (-0.1, 0.1, 0, "reproduced"), (0.1, 0.2, 0, "not reproduced")])
+    (-0.1, 0.1, 0, "reproduced (the interval holds 0)"), (0.1, 0.2, 0, "not reproduced")])
 def test_verdicts(low, high, sign, expected):
     assert language.verdict(dict(low=low, high=high), sign) == expected
 
@@ -272,3 +272,55 @@ def test_sample_from_a_byte_model(tmp_path, capsys):
     assert cli.main(["sample", path, "--tokens", "8", "--prompt", "def é"]) == 0
     assert capsys.readouterr().out.splitlines()[1].startswith("def é")
     assert cli.main(["sample", path, "--tokens", "4"]) == 0              # default prompt
+
+
+# ----------------------------------------------------------------------------------------
+# The committed results that lesson 06 loads
+
+LESSON_RESULTS = os.path.join(os.path.dirname(__file__), os.pardir, "lessons", "results",
+                              "06_language.json")
+
+
+def committed_report() -> dict:
+    with open(LESSON_RESULTS) as f:
+        return json.load(f)
+
+
+def test_the_committed_language_results_are_current_in_form():
+    """The file was written by `ablate --task text` with the code's current settings,
+    and holds every row, seed, difference and measurement the lesson reads."""
+    import dataclasses
+    from minplt import experiments as ex
+    report = committed_report()
+    assert report["settings"] == json.loads(json.dumps(dataclasses.asdict(language.TEXT)))
+    assert [r["variant"] for r in report["rows"]] == list(ex.ROWS)
+    assert report["seeds"] == list(language.TEXT.seeds)
+    assert all(len(r["bpb_per_seed"]) == len(report["seeds"]) for r in report["rows"])
+    assert [(d["a"], d["b"]) for d in report["differences"]] == language.DIFFERENCES
+    for d in report["differences"]:                    # the verdict follows from the numbers
+        assert d["verdict"] == language.verdict(d, language.ORDERINGS[(d["a"], d["b"])][1])
+        bpb = {r["variant"]: r["bpb_per_seed"] for r in report["rows"]}
+        assert d["mean"] == pytest.approx(language.paired_difference(bpb[d["a"]],
+                                                                     bpb[d["b"]])["mean"])
+    assert set(report["clp_cost"]["rows"]) == {"loop+clp-2", "plt-2"}
+    for row in report["clp_cost"]["rows"].values():
+        assert set(row["by_kind"]) == set(language.POSITION_KINDS)
+        assert len(row["by_position"]) == report["corpus"]["block_size"]
+    for r in report["rows"]:
+        if r["n_loops"] > 1:
+            assert set(report["test_time_loops"][r["variant"]]) == \
+                {str(n) for n in range(1, r["n_loops"] + 3)}
+    assert set(report["logs"]) == set(ex.ROWS)
+
+
+def test_the_code_reproduces_the_committed_language_results():
+    """Rerun the vanilla row with seed 0 up to its first logged step: the same loss."""
+    report = committed_report()
+    if report["corpus"]["python"] != corpus.platform.python_version():
+        pytest.skip(f"the results were measured on Python {report['corpus']['python']}'s "
+                    "standard library, another corpus than this Python's")
+    assert report["corpus"]["files"] == len(corpus.stdlib_files())
+    again = language.first_logged_loss(language.TEXT, "vanilla", 0)
+    first = report["logs"]["vanilla"][0][0]
+    assert again["step"] == first["step"]
+    assert again["loss"] == pytest.approx(first["loss"], rel=1e-6)

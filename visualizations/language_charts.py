@@ -62,20 +62,24 @@ def plot_clp_cost(report):
             seeds = cost["rows"][row]["by_kind"][k]["per_seed"]
             by_kind.plot([x] * len(seeds), seeds, "k.", ms=4)
     by_kind.axhline(0, color="k", lw=0.8)
-    by_kind.set_xticks(np.arange(len(kinds)),
-                       [f"{k}\n({100 * cost['share'][k]:.0f}% of bytes)" for k in kinds],
-                       fontsize=7)
+    labels = [k.replace("after ", "after\n").replace("inside ", "inside\n")
+              + f"\n({100 * cost['share'][k]:.0f}% of bytes)" for k in kinds]
+    by_kind.set_xticks(np.arange(len(kinds)), labels, fontsize=7)
     by_kind.set_ylabel(f"loss − {cost['base']}'s (bits per byte)")
     by_kind.set_title("By the byte just read (dots: seeds)")
     by_kind.legend(fontsize=8)
-    for row in rows:
+    for i, row in enumerate(rows):
         d = np.asarray(cost["rows"][row]["by_position"])
         positions = np.arange(1, len(d) + 1)
-        by_position.plot(positions, d, color=family_color(row), lw=0.8, alpha=0.35)
-        kernel = np.ones(5) / 5                                    # a running mean of 5
-        smooth = np.convolve(d, kernel, mode="same") if len(d) >= 5 else d
-        by_position.plot(positions, smooth, color=family_color(row),
-                         label=f"{row} − {cost['base']} (running mean of 5)")
+        by_position.plot(positions, d, color=family_color(row), lw=0.7, alpha=0.3)
+        # the mean over bins that double in width: 1, 2, 3-4, 5-8, ...
+        edges = [1, 2, 3] + [2 ** k + 1 for k in range(2, int(np.log2(len(d))) + 1)]
+        edges = sorted(set(e for e in edges if e <= len(d))) + [len(d) + 1]
+        centres = [np.sqrt(a * (b - 1)) for a, b in zip(edges, edges[1:])]
+        means = [d[a - 1:b - 1].mean() for a, b in zip(edges, edges[1:])]
+        by_position.plot(centres, means, marker="o", color=family_color(row),
+                         ls="-" if i == 0 else "--",
+                         label=f"{row} − {cost['base']} (mean over bins 1, 2, 3-4, 5-8, ...)")
     by_position.axhline(0, color="k", lw=0.8)
     by_position.set_xscale("log")
     by_position.set_xlabel("position in the context (1 = first byte)")
@@ -97,17 +101,17 @@ def plot_test_time_loops(report):
         ns = sorted(int(n) for n in by_n)
         mean = [by_n[str(n)]["mean"] for n in ns]
         std = [by_n[str(n)]["std"] for n in ns]
-        ax.errorbar(ns, mean, yerr=std, marker="o", ms=4, capsize=3, color=family_color(row),
-                    label=row, ls="-" if row.startswith(("loop-", "plt")) else ":")
+        style = {"loop-2": "-", "loop+clp-2": ":", "loop+clp+kvshare-2": "-.", "plt-2": "-"}
+        ax.errorbar(ns, mean, yerr=std, marker="s" if row == "plt-3" else "o", ms=4, capsize=3,
+                    color=family_color(row), label=row, ls=style.get(row, "--"))
         L = trained[row]
         ax.plot([L], [by_n[str(L)]["mean"]], "o", ms=12, mfc="none", color=family_color(row))
     ax.set_xlabel("loops at inference")
     ax.set_ylabel("validation loss (bits per byte)")
-    ax.set_yscale("log")
     ax.set_xticks(sorted({int(n) for v in report["test_time_loops"].values() for n in v}))
     ax.set_title("Test-time loops on language (ring: the loops it was trained with)")
     ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3)
     return fig
 
 
