@@ -4,7 +4,8 @@ downloaded unless you ask for it. Import every data source from here.
 
 Reading order: Task (the batching and scoring every task shares) -> MultiHopTask,
 AdditionTask, ParityTask, SortTask, PointerTask -> make_task -> make_data (a name ->
-a task or a text) and data_spec (its description and fingerprint, for checkpoints).
+a task or a text; 'stdlib' is the standard library's source, corpus.py) and data_spec
+(its description and fingerprint, for checkpoints).
 
 Shapes: B = batch, T = time (length of x and y), V = vocab.
 

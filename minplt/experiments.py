@@ -214,6 +214,14 @@ def check_run_folders(out_dir: str, names, s: Settings, resume: bool, overwrite:
                          "--out")
 
 
+def run_settings(s: Settings, seed: int) -> trainlib.TrainSettings:
+    """How each run of the settings trains: s.train with the run's seed, ten progress
+    lines and s.checkpoints checkpoints."""
+    return s.train.replace(seed=seed, warmup=min(s.train.warmup, s.train.steps // 2),
+                           checkpoint_every=max(1, s.train.steps // s.checkpoints),
+                           log_every=max(1, s.train.steps // 10))
+
+
 def train_one(name: str, task, s: Settings, seed: int, out_dir=None, progress: bool = False,
               resume: bool = False, overwrite: bool = False, label: str | None = None,
               folder: str | None = None):
@@ -224,9 +232,7 @@ def train_one(name: str, task, s: Settings, seed: int, out_dir=None, progress: b
     Returns None, having saved what it could, when a Ctrl-C stopped the run (or came
     before it started). `label` names the run in what is printed and `folder` its run
     folder (both default to name)."""
-    settings = s.train.replace(seed=seed, warmup=min(s.train.warmup, s.train.steps // 2),
-                               checkpoint_every=max(1, s.train.steps // s.checkpoints),
-                               log_every=max(1, s.train.steps // 10))
+    settings = run_settings(s, seed)
     if parallel.stopped():              # after a Ctrl-C: do not start another run
         return None
     cfg = row_config(name, task, s)

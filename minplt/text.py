@@ -5,6 +5,11 @@ text corpora to train on. Nothing is downloaded unless you ask for it.
     text = load_text("pydoc")                    # built in: the docs that ship with Python
     ds = TextDataset(text, block_size=64)        # ds.get_batch(split, batch_size, rng)
 
+The larger built-in corpus, the standard library's own source as bytes split by file,
+is corpus.py's (`data.make_data("stdlib")`); it is a TextDataset too (from_splits).
+Text that cannot teach is refused: a single distinct symbol, or a training split
+shorter than one batch.
+
 `minplt.data` is the one place to import data sources from: it re-exports these names
 beside the synthetic tasks.
 """
