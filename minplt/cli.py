@@ -18,7 +18,8 @@ COMMANDS = {
     "sample": ("minplt.cli", "generate text from a checkpoint"),
     "inspect": ("minplt.inspect_model", "draw a checkpoint's attention and G-SWA gates as PNGs"),
     "bench": ("minplt.bench", "decode latency, KV-cache bytes and training throughput"),
-    "ablate": ("minplt.experiments", "the paper's Table 2 ablation at toy scale"),
+    "ablate": ("minplt.experiments", "the paper's Table 2 ablation at toy scale "
+                                     "(--task text: on Python's own source)"),
     "hops": ("minplt.hops", "what the loops buy: accuracy against hops and thinking positions"),
     "demo": ("minplt.demo", "the main job: vanilla vs loop-2 vs PLT-2 in a few minutes"),
 }

@@ -17,7 +17,9 @@ seeds), decode milliseconds per token (model.step after a prefill; the parallel 
 for CLP models) and KV-cache bytes at a stated length (docs/method.md §8).
 Writes results.md, results.json and three figures into the output folder.
 
-The helpers here (train_rows, decode_ms_per_token, the plots) are shared with demo.py.
+`--task text` trains the same rows as language models (language.py, docs/language.md).
+The helpers here (train_rows, decode_ms_per_token, the plots) are shared with demo.py
+and language.py.
 Independent runs train in worker processes, one per core (parallel.map_runs).
 """
 from __future__ import annotations

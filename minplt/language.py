@@ -40,11 +40,12 @@ from minplt import train as trainlib
 
 # The stack and budget, chosen by measurement: on this 2-core machine, under load, a
 # training step of 16 x 128 bytes at width 64 with two blocks took 64 ms for vanilla and
-# 132 ms for plt-2 (one thread each). The full run then took hours on the loaded
-# machine, so the windows are 64 bytes and the runs 1,000 steps: about a third of that,
-# some 10-15 minutes on two idle cores. 1,000 steps of 16 x 64 bytes is 1 M bytes, a
-# tenth of the training files: no byte is seen twice, so the validation loss measures
-# how well a row learns from the same text, not how well it memorises it.
+# 132 ms for plt-2 (one thread each), and a first full run at that size (1,500 steps)
+# was on course for more than three hours on the loaded machine. With windows of 64
+# bytes and 1,000 steps the 21 runs took 32.6 minutes, two at a time, at a load average
+# of 9-16 (docs/language.md). 1,000 steps of 16 x 64 bytes is 1 M bytes, a tenth of the
+# training files: no byte is seen twice, so the validation loss measures how well a row
+# learns from the same text, not how well it memorises it.
 TEXT = ex.Settings(
     task=ex.TEXT_TASK, task_kwargs=dict(source=corpus.SOURCE, block_size=64),
     model=model.Config(n_embd=64, n_head=4, d_ff=176, n_layer=2, window=16, block_size=64),
