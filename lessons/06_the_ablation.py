@@ -128,7 +128,7 @@ for d in report["differences"]:
 # %% [markdown]
 # `claim` prints whether each ordering held in the committed run: a claim that did not
 # hold is a finding about this scale, not an error. The paper's gains came from a model
-# about 10^4 times larger trained on 150B tokens.
+# thousands of times larger trained on 150B tokens.
 
 # %% [markdown]
 # ## Memory and training curves
