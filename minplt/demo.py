@@ -164,7 +164,8 @@ def run_demo(s: ex.Settings, out_dir: str, backend: str = "auto", examples: int 
         text = f"{head}:\n```\n  {examples[:done]}\n```{examples[done:]}"
     checkpoint.atomic_write(os.path.join(out_dir, "results.md"), text + "\n")
     print(f"Written to {out_dir}/:")
-    print("  results.md (the table and answers above; `make readme` copies it into the README)")
+    print("  results.md (the table and answers above; `make readme` copies it into "
+          "docs/findings.md)")
     for path in figures:
         print(f"  {os.path.basename(path)}")
     plt2 = os.path.join(out_dir, "plt-2", "ckpt.npz")
