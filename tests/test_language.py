@@ -324,3 +324,17 @@ def test_the_code_reproduces_the_committed_language_results():
     first = report["logs"]["vanilla"][0][0]
     assert again["step"] == first["step"]
     assert again["loss"] == pytest.approx(first["loss"], rel=1e-6)
+
+
+def test_a_checkpoint_of_the_library_is_rebuilt_and_checked_by_its_spec(tmp_path):
+    lib = tmp_path / "lib"
+    small_library(lib)
+    ds = corpus.stdlib_dataset(block_size=16, root=lib)
+    spec = data.data_spec(ds)
+    assert spec["corpus"]["files"] == 40 and spec["source"] == "stdlib"
+    rebuilt = data.data_from_spec({"kind": "text", "source": "stdlib", "block_size": 16})
+    assert rebuilt.info["files"] == len(corpus.stdlib_files()) and rebuilt.block_size == 16
+    # a run trained under another Python's library is refused, naming both versions
+    then = dict(spec, sha256="0" * 64, corpus=dict(spec["corpus"], python="3.10.0", files=700))
+    with pytest.raises(ValueError, match="Python 3.10.0, 700 files then; Python .*, 40 files now"):
+        data.check_same_data("ckpt.npz", {"data": then, "tokenizer": {"kind": "byte"}}, ds, spec)
