@@ -11,12 +11,15 @@ import sys
 
 import numpy as np
 
+from minplt import flags
+
 COMMANDS = {
     "train": ("minplt.train", "train a model on built-in data or your own text"),
     "sample": ("minplt.cli", "generate text from a checkpoint"),
     "inspect": ("minplt.inspect_model", "draw a checkpoint's attention and G-SWA gates as PNGs"),
     "bench": ("minplt.bench", "decode latency, KV-cache bytes and training throughput"),
-    "ablate": ("minplt.experiments", "the paper's Table 2 ablation at toy scale"),
+    "ablate": ("minplt.experiments", "the paper's Table 2 ablation at toy scale "
+                                     "(--task text: on Python's own source)"),
     "hops": ("minplt.hops", "what the loops buy: accuracy against hops and thinking positions"),
     "demo": ("minplt.demo", "the main job: vanilla vs loop-2 vs PLT-2 in a few minutes"),
 }
@@ -35,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedule", choices=["auto", "parallel", "sequential"], default="auto",
                         help="decode schedule; parallel needs a CLP model (auto: parallel if possible)")
     parser.add_argument("--backend", choices=["numpy", "numba"], default="numpy")
-    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    parser.add_argument("--temperature", type=flags.nonnegative_float, default=0.0,
+                        help="0 = greedy")
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
 
@@ -48,7 +52,7 @@ def load_model(path: str):
     if "tokenizer" not in ckpt.meta:
         raise ValueError(f"checkpoint {path!r} has no tokenizer in its metadata; "
                          "was it written by `minplt train`?")
-    tokenizer = data.CharTokenizer.from_dict(ckpt.meta["tokenizer"])
+    tokenizer = data.tokenizer_from_dict(ckpt.meta["tokenizer"])
     info = ckpt.meta.get("data", {})
     task = data.make_task(info["name"], **info.get("kwargs", {})) \
         if info.get("kind") == "task" else None
@@ -69,7 +73,9 @@ def check_prompt(prompt: str) -> str:
 
 def default_text_prompt(tokenizer) -> str:
     """A prompt every text model can encode: a line break or a space if its vocabulary
-    has one, else its first character."""
+    has one, else its first character (a byte model encodes anything: a line break)."""
+    if tokenizer.chars is None:
+        return "\n"
     return next((c for c in "\n " if c in tokenizer.chars), tokenizer.chars[0])
 
 

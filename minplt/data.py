@@ -4,7 +4,8 @@ downloaded unless you ask for it. Import every data source from here.
 
 Reading order: Task (the batching and scoring every task shares) -> MultiHopTask,
 AdditionTask, ParityTask, SortTask, PointerTask -> make_task -> make_data (a name ->
-a task or a text) and data_spec (its description and fingerprint, for checkpoints).
+a task or a text; 'stdlib' is the standard library's source, corpus.py) and data_spec
+(its description and fingerprint, for checkpoints).
 
 Shapes: B = batch, T = time (length of x and y), V = vocab.
 
@@ -22,6 +23,7 @@ caller, never from global state. A training run can therefore save
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import string
 import zlib
@@ -559,7 +561,8 @@ def make_data(name: str, block_size: int | None = None, hops: int | None = None,
     """'multihop' | 'addition' | 'parity' | 'sort' | 'pointer' -> a Task (hops: the
     look-ups of multihop and pointer, length: sort's letters; loss_on 'answer' or 'all'
     targets); 'pydoc' | 'shakespeare' | path/to/file.txt -> a TextDataset of windows
-    of block_size characters (default 64)."""
+    of block_size characters (default 64); 'stdlib' -> the standard library's source,
+    byte windows of block_size (default 128), split by file (corpus.py)."""
     for flag, value, owners in (("hops", hops, ("multihop", "pointer")),
                                 ("length", length, ("sort",))):
         if value is not None and name not in owners:
@@ -572,7 +575,26 @@ def make_data(name: str, block_size: int | None = None, hops: int | None = None,
         kwargs = {key: value for key, value in (("hops", hops), ("length", length))
                   if value is not None}
         return make_task(name, loss_on=loss_on, **kwargs)
+    if name == "stdlib":
+        from minplt import corpus
+        return corpus.stdlib_dataset(128 if block_size is None else block_size)
     return TextDataset(load_text(name), 64 if block_size is None else block_size)
+
+
+def tokenizer_from_dict(d: dict):
+    """The tokenizer a checkpoint describes: characters (CharTokenizer) or bytes
+    (corpus.ByteTokenizer)."""
+    if isinstance(d, dict) and d.get("kind") == "byte":
+        from minplt.corpus import ByteTokenizer
+        return ByteTokenizer()
+    return CharTokenizer.from_dict(d)
+
+
+@functools.lru_cache(maxsize=2)
+def cached_text_data(source: str = "stdlib", block_size: int = 128):
+    """make_data(source, block_size), built once per process: a corpus of 12 MB takes a
+    second or two to read, and every run of an ablation trains on the same one."""
+    return make_data(source, block_size)
 
 
 def data_spec(data, source: str | None = None) -> dict:
@@ -587,14 +609,19 @@ def data_spec(data, source: str | None = None) -> dict:
     digest = hashlib.sha256()
     for split in ("train", "val"):
         digest.update(np.ascontiguousarray(data.splits[split], dtype="<i8").tobytes())
-    return {"kind": "text", "source": source, "block_size": data.block_size,
+    spec = {"kind": "text", "source": source or data.source, "block_size": data.block_size,
             "sha256": digest.hexdigest()}
+    if data.info:           # the stdlib corpus: its Python version and file counts
+        spec["corpus"] = dict(data.info)
+    return spec
 
 
 def data_from_spec(spec: dict):
     """The inverse of data_spec: the task or text dataset a checkpoint was trained on."""
     if spec.get("kind") == "task":
         return make_task(spec["name"], **spec.get("kwargs", {}))
+    if spec.get("kind") == "text" and spec.get("source") == "stdlib":
+        return make_data("stdlib", spec["block_size"])
     if spec.get("kind") == "text" and spec.get("source"):
         return TextDataset(load_text(spec["source"]), spec["block_size"])
     raise ValueError(f"cannot rebuild the data from its description {spec!r}")
@@ -620,9 +647,13 @@ def check_same_data(path: str, meta: dict, data, spec: dict) -> None:
             raise ValueError(f"cannot resume {path}: it was trained on windows of "
                              f"{saved.get('block_size')} characters, not {spec['block_size']}")
         if saved.get("sha256", spec["sha256"]) != spec["sha256"]:   # older files have none
+            then, now = saved.get("corpus", {}), spec.get("corpus", {})
+            which = (f" (Python {then.get('python')}, {then.get('files')} files then; Python "
+                     f"{now.get('python')}, {now.get('files')} files now)") if then else ""
             raise ValueError(f"cannot resume {path}: the text {spec['source']} changed since "
-                             f"the checkpoint was written (SHA-256 {saved['sha256'][:12]}... "
-                             f"then, {spec['sha256'][:12]}... now); {advice}")
+                             f"the checkpoint was written{which} (SHA-256 "
+                             f"{saved['sha256'][:12]}... then, {spec['sha256'][:12]}... now); "
+                             f"{advice}")
     if vocab is not None and vocab != data.tokenizer.chars:
         gone, new = sorted(set(vocab) - set(data.tokenizer.chars)), \
             sorted(set(data.tokenizer.chars) - set(vocab))

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
@@ -53,13 +52,13 @@ TASK_BLURBS = {
 }
 
 
-def train_models(s: ex.Settings, out_dir: str, resume: bool = False,
+def train_models(s: ex.Settings, tasks: dict, out_dir: str, resume: bool = False,
                  overwrite: bool = False, workers: int | None = None) -> dict:
-    """Train the three variants (seed s.seeds[0]), one per core, printing progress as
-    they go (each line names its model)."""
+    """Train the three variants (seed s.seeds[0]) on their tasks (name -> the layout it
+    reads: experiments.make_task(s, name)), one per core, printing progress as they go
+    (each line names its model)."""
     for name in VARIANTS:
-        task = ex.make_task(s, name)
-        cfg = ex.row_config(name, task, s)
+        cfg = ex.row_config(name, tasks[name], s)
         fillers = ex.fillers_for(name, s)
         print(f"{name}: {model.count_params(model.init_params(cfg)):,} parameters, "
               f"{cfg.n_layer} layer(s) x {cfg.n_loops} loop(s)"
@@ -67,19 +66,18 @@ def train_models(s: ex.Settings, out_dir: str, resume: bool = False,
     workers = parallel.default_workers() if workers is None else workers
     print(f"training them {min(workers, len(VARIANTS))} at a time\n", flush=True)
     trained = ex.train_rows(VARIANTS, s, s.seeds[:1], out_dir=out_dir, progress=True,
-                            resume=resume, overwrite=overwrite, workers=workers)
+                            resume=resume, overwrite=overwrite, workers=workers, tasks=tasks)
     return {name: trained[(name, s.seeds[0])] for name in VARIANTS}
 
 
-def show_examples(results: dict, s: ex.Settings, n: int, rng, tries: int = 100,
+def show_examples(results: dict, task, tasks: dict, n: int, rng, tries: int = 100,
                   say=print) -> None:
-    """Greedy answers of every model to `tries` unseen questions, decoded as one batch
-    (experiments.greedy_answers, each model reading its own layout); say how many each
-    got right, and the first n on which the models do not all agree (where the
-    differences show), or the first n questions if they agree on all."""
-    task = ex.make_task(s)
+    """Greedy answers of every model to `tries` unseen questions of `task`, decoded as one
+    batch (experiments.greedy_answers, each model reading its own layout, tasks[name]);
+    say how many each got right, and the first n on which the models do not all agree
+    (where the differences show), or the first n questions if they agree on all."""
     questions = [task.sample("val", rng) for _ in range(tries)]
-    answers = {name: ex.greedy_answers(r.params, r.config, ex.make_task(s, name),
+    answers = {name: ex.greedy_answers(r.params, r.config, tasks[name],
                                        [prompt for prompt, _ in questions])
                for name, r in results.items()}
     right = {name: [a == expected for a, (_, expected) in zip(answers[name], questions)]
@@ -126,11 +124,12 @@ def run_demo(s: ex.Settings, out_dir: str, backend: str = "auto", examples: int 
     ex.check_run_folders(out_dir, VARIANTS, s, resume, overwrite)
     start = time.perf_counter()
     os.makedirs(out_dir, exist_ok=True)
-    task = ex.make_task(s)
+    task = ex.make_task(s)                  # the questions; each model reads its layout:
+    tasks = {name: ex.make_task(s, name) for name in VARIANTS}      # built once, passed on
     example = "".join(task.sample("train", np.random.default_rng(0)))
     print(f"minplt demo: vanilla vs loop-2 vs PLT-2 on {ex.describe_task(task)}: "
           f"{TASK_BLURBS[task.name]}, e.g. {example}\n{s.train.steps} training steps each.")
-    results = train_models(s, out_dir, resume, overwrite, workers)
+    results = train_models(s, tasks, out_dir, resume, overwrite, workers)
 
     backend, backend_note = ex.pick_backend(backend)
     prompt = task.tokenizer.encode(task.sample("val", np.random.default_rng(0))[0])
@@ -153,7 +152,7 @@ def run_demo(s: ex.Settings, out_dir: str, backend: str = "auto", examples: int 
         say("\n" + ex.FILLERS_NOTE)
     print("\nplt-2 decodes both loops of a token in one pass through the stack (parallel), "
           "loop-2 in two passes (sequential).\n" + ex.LATENCY_NOTE)
-    show_examples(results, s, examples, np.random.default_rng(123), say=say)
+    show_examples(results, task, tasks, examples, np.random.default_rng(123), say=say)
 
     figures = ex.write_figures(out_dir, rows, {n: r.rows for n, r in results.items()}, backend)
     figures.append(write_schedule_figure(results, task, out_dir))
@@ -165,7 +164,8 @@ def run_demo(s: ex.Settings, out_dir: str, backend: str = "auto", examples: int 
         text = f"{head}:\n```\n  {examples[:done]}\n```{examples[done:]}"
     checkpoint.atomic_write(os.path.join(out_dir, "results.md"), text + "\n")
     print(f"Written to {out_dir}/:")
-    print("  results.md (the table and answers above; `make readme` copies it into the README)")
+    print("  results.md (the table and answers above; `make readme` copies it into "
+          "docs/findings.md)")
     for path in figures:
         print(f"  {os.path.basename(path)}")
     plt2 = os.path.join(out_dir, "plt-2", "ckpt.npz")
@@ -200,12 +200,3 @@ def run(args) -> int:
         return ex.interrupted("demo", args)
     return 0
 
-
-def main(argv=None) -> int:
-    """`python -m minplt.demo` is `python -m minplt demo`."""
-    from minplt import cli
-    return cli.main(["demo", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,7 +17,9 @@ seeds), decode milliseconds per token (model.step after a prefill; the parallel 
 for CLP models) and KV-cache bytes at a stated length (docs/method.md §8).
 Writes results.md, results.json and three figures into the output folder.
 
-The helpers here (train_rows, decode_ms_per_token, the plots) are shared with demo.py.
+`--task text` trains the same rows as language models (language.py, docs/language.md).
+The helpers here (train_rows, decode_ms_per_token, the plots) are shared with demo.py
+and language.py.
 Independent runs train in worker processes, one per core (parallel.map_runs).
 """
 from __future__ import annotations
@@ -51,6 +53,8 @@ ROWS = {
     "vanilla-2x": ("vanilla", 2),
 }
 
+TEXT_TASK = "text"      # the language ablation's data (language.py): a corpus, not a task
+
 # Task arguments used for each task (the loss is on the answer only).
 TASK_SETTINGS = {
     "pointer": dict(hops=2, min_hops=1),
@@ -79,6 +83,8 @@ class Settings:
     # (docs/method.md §4, §9). Without CLP a filler only costs a step of depth.
     # `python -m minplt hops` measures both.
     clp_thinking: bool = True
+    checkpoints: int = 1            # checkpoints per run (the last at the end): more for
+                                    # long runs, so that a killed one loses little
     decode_tokens: int = 32         # tokens timed per decode measurement
     kv_length: int = 1024           # positions at which KV-cache bytes are stated
 
@@ -86,7 +92,7 @@ class Settings:
         if not self.seeds or any(isinstance(x, bool) or not isinstance(x, int) or x < 0
                                  for x in self.seeds):
             raise ValueError(f"seeds must be one or more integers >= 0, got {self.seeds!r}")
-        for name in ("decode_tokens", "kv_length"):
+        for name in ("decode_tokens", "kv_length", "checkpoints"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         make_task(self)                   # checks the task's arguments
@@ -98,7 +104,10 @@ class Settings:
 def make_task(s: Settings, row: str | None = None):
     """The task of the settings, with the loss on the answer only: that is what the
     accuracy measures (the prompts are random and cannot be predicted). With a row
-    name, the layout that row trains on (Settings.clp_thinking)."""
+    name, the layout that row trains on (Settings.clp_thinking). The task 'text' is a
+    text corpus (language.py: task_kwargs source and block_size), read once per process."""
+    if s.task == TEXT_TASK:
+        return datalib.cached_text_data(**s.task_kwargs)
     task = datalib.make_task(s.task, loss_on="answer", **s.task_kwargs)
     fillers = 0 if row is None else fillers_for(row, s)
     if fillers:
@@ -175,6 +184,12 @@ def row_config(name: str, task, s: Settings) -> model.Config:
                                block_size=max(task.block_size, s.model.block_size))
 
 
+def row_cost(name: str) -> int:
+    """Passes through a block per token: loops x layer multiplier (the order of training)."""
+    variant, layer_multiplier = parse_row(name)
+    return model.make_config(variant).n_loops * layer_multiplier
+
+
 def run_folder(out_dir: str, name: str, s: Settings, seed: int) -> str:
     """out_dir/<name> (one seed) or out_dir/<name>-seed<seed>."""
     return os.path.join(out_dir, name if len(s.seeds) == 1 else f"{name}-seed{seed}")
@@ -201,6 +216,14 @@ def check_run_folders(out_dir: str, names, s: Settings, resume: bool, overwrite:
                          "--out")
 
 
+def run_settings(s: Settings, seed: int) -> trainlib.TrainSettings:
+    """How each run of the settings trains: s.train with the run's seed, ten progress
+    lines and s.checkpoints checkpoints."""
+    return s.train.replace(seed=seed, warmup=min(s.train.warmup, s.train.steps // 2),
+                           checkpoint_every=max(1, s.train.steps // s.checkpoints),
+                           log_every=max(1, s.train.steps // 10))
+
+
 def train_one(name: str, task, s: Settings, seed: int, out_dir=None, progress: bool = False,
               resume: bool = False, overwrite: bool = False, label: str | None = None,
               folder: str | None = None):
@@ -211,9 +234,7 @@ def train_one(name: str, task, s: Settings, seed: int, out_dir=None, progress: b
     Returns None, having saved what it could, when a Ctrl-C stopped the run (or came
     before it started). `label` names the run in what is printed and `folder` its run
     folder (both default to name)."""
-    settings = s.train.replace(seed=seed, warmup=min(s.train.warmup, s.train.steps // 2),
-                               checkpoint_every=s.train.steps,
-                               log_every=max(1, s.train.steps // 10))
+    settings = run_settings(s, seed)
     if parallel.stopped():              # after a Ctrl-C: do not start another run
         return None
     cfg = row_config(name, task, s)
@@ -227,18 +248,21 @@ def train_one(name: str, task, s: Settings, seed: int, out_dir=None, progress: b
     if result.interrupted:              # Ctrl-C stops the whole experiment, not one run
         parallel.stop()
         return None
-    print(f"  {label or name:<20} seed {seed}: val acc {100 * result.val_acc:5.1f}%  val loss "
-          f"{result.val_loss:.3f}  ({time.perf_counter() - start:.0f}s)", flush=True)
+    accuracy = "" if result.val_acc is None else f"val acc {100 * result.val_acc:5.1f}%  "
+    print(f"  {label or name:<20} seed {seed}: {accuracy}val loss {result.val_loss:.3f}  "
+          f"({time.perf_counter() - start:.0f}s)", flush=True)
     return dataclasses.replace(result, data=None)       # the task is the caller's already
 
 
 def train_rows(names, s: Settings, seeds, out_dir=None, progress: bool = False,
-               resume: bool = False, overwrite: bool = False, workers: int = 1) -> dict:
-    """Train every named row (on its task: make_task(s, name)) with every seed, `workers`
-    runs at a time (one per core with parallel.default_workers()); returns
-    (name, seed) -> trainlib.TrainResult, the same results whatever the number of
-    workers."""
-    jobs = [(name, make_task(s, name), s, seed, out_dir, progress, resume, overwrite)
+               resume: bool = False, overwrite: bool = False, workers: int = 1,
+               tasks: dict | None = None) -> dict:
+    """Train every named row (on its task: tasks[name] if given, else make_task(s, name))
+    with every seed, `workers` runs at a time (one per core with
+    parallel.default_workers()); returns (name, seed) -> trainlib.TrainResult, the same
+    results whatever the number of workers."""
+    tasks = tasks or {name: make_task(s, name) for name in names}
+    jobs = [(name, tasks[name], s, seed, out_dir, progress, resume, overwrite)
             for seed in seeds for name in names]
     results = parallel.map_runs(train_one, jobs, workers)
     if any(result is None for result in results):     # Ctrl-C: the runs so far are saved
@@ -497,7 +521,8 @@ def results_markdown(rows, s: Settings, task, backend_note, elapsed) -> str:
 # The command line: python -m minplt ablate ...
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="out/ablate", help="output folder (default out/ablate)")
+    parser.add_argument("--out", help="output folder (default out/ablate, or out/ablate-text "
+                        "for --task text)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test in under a minute (numbers mean nothing)")
     parser.add_argument("--variants", help=f"comma-separated subset of: {', '.join(ROWS)}")
@@ -509,6 +534,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_workers_argument(parser)
     parser.add_argument("--backend", choices=("auto", "numpy", "numba"), default="auto",
                         help="decode backend for the latency column (default: numba if it works)")
+    add_run_arguments(parser)
 
 
 def settings_from_args(args, s: Settings) -> Settings:
@@ -531,8 +557,9 @@ def settings_from_args(args, s: Settings) -> Settings:
 
 def add_task_arguments(parser) -> None:
     """--task, --hops, --length: shared with demo.py."""
-    parser.add_argument("--task", choices=sorted(TASK_SETTINGS),
-                        help=f"the task (default {SETTINGS.task})")
+    parser.add_argument("--task", choices=sorted(TASK_SETTINGS) + [TEXT_TASK],
+                        help=f"the task (default {SETTINGS.task}; text: language modelling "
+                             f"on Python's standard library, `ablate` only)")
     parser.add_argument("--hops", type=int,
                         help="the deepest questions: pointers to follow (pointer) or look-ups (multihop)")
     parser.add_argument("--length", type=int, help="letters to sort (sort)")
@@ -544,6 +571,9 @@ def add_task_arguments(parser) -> None:
 def task_from_args(args, s: Settings) -> dict:
     """{'task': ..., 'task_kwargs': ...} from --task, --hops and --length."""
     task = args.task or s.task
+    if task == TEXT_TASK and task != s.task:
+        raise ValueError("--task text is the language ablation: `python -m minplt ablate "
+                         "--task text`")
     kwargs = dict(s.task_kwargs if task == s.task else TASK_SETTINGS[task])
     for flag, owners in (("hops", ("pointer", "multihop")), ("length", ("sort",))):
         value = getattr(args, flag)
@@ -556,17 +586,14 @@ def task_from_args(args, s: Settings) -> dict:
 
 
 def run(args) -> int:
+    if args.task == TEXT_TASK:
+        from minplt import language
+        return language.run(args)
+    if args.resume or args.overwrite:
+        raise ValueError("--resume and --overwrite apply to --task text, whose runs keep "
+                         "their checkpoints; the task ablation keeps no models")
     s = settings_from_args(args, QUICK if args.quick else SETTINGS)
     names = [n.strip() for n in args.variants.split(",")] if args.variants else None
-    run_ablation(s, args.out, names, args.backend, workers=workers_from_args(args))
+    run_ablation(s, args.out or "out/ablate", names, args.backend, workers=workers_from_args(args))
     return 0
 
-
-def main(argv=None) -> int:
-    """`python -m minplt.experiments` is `python -m minplt ablate`."""
-    from minplt import cli
-    return cli.main(["ablate", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

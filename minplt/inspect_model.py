@@ -118,10 +118,10 @@ def inspect(path: str, prompt: str | None, out_dir: str | None = None, seed: int
                              "--prompt TEXT")
         question, answer = task.sample("val", np.random.default_rng(seed))
         prompt = task.layout(question, answer)[0]     # the line as the model was trained on it
-    if len(prompt) > cfg.block_size:
-        raise ValueError(f"--prompt has {len(prompt)} characters, the model reads at most "
+    idx = tokenizer.encode(prompt)              # a byte model: one token per UTF-8 byte
+    if len(idx) > cfg.block_size:
+        raise ValueError(f"--prompt has {len(idx)} tokens, the model reads at most "
                          f"{cfg.block_size} (its block_size); shorten it")
-    idx = tokenizer.encode(prompt)
     maps = attention_maps(ckpt.params, cfg, idx)
     os.makedirs(out_dir, exist_ok=True)
     written = []

@@ -5,6 +5,11 @@ text corpora to train on. Nothing is downloaded unless you ask for it.
     text = load_text("pydoc")                    # built in: the docs that ship with Python
     ds = TextDataset(text, block_size=64)        # ds.get_batch(split, batch_size, rng)
 
+The larger built-in corpus, the standard library's own source as bytes split by file,
+is corpus.py's (`data.make_data("stdlib")`); it is a TextDataset too (from_splits).
+Text that cannot teach is refused: a single distinct symbol, or a training split
+shorter than one batch.
+
 `minplt.data` is the one place to import data sources from: it re-exports these names
 beside the synthetic tasks.
 """
@@ -128,7 +133,7 @@ class CharTokenizer:
 
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 SHAKESPEARE_FILE = "tinyshakespeare.txt"
-TEXT_SOURCES = ("pydoc", "shakespeare")  # built-in names; anything else is a file path
+TEXT_SOURCES = ("pydoc", "shakespeare", "stdlib")  # built-in names; anything else is a file path
 
 
 class DownloadError(ConnectionError):
@@ -155,6 +160,9 @@ def load_text(source: str, cache_dir: str | os.PathLike | None = None) -> str:
         return _load_pydoc()
     if source == "shakespeare":
         return _load_shakespeare(Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir())
+    if source == "stdlib":
+        raise ValueError("'stdlib' is a byte corpus split by file, not one text: build it "
+                         "with data.make_data('stdlib') or corpus.stdlib_dataset()")
     return _load_file(Path(source).expanduser(), source)
 
 
@@ -206,7 +214,7 @@ def _load_file(path: Path, source: str) -> str:
     if not path.is_file():
         what = "is a folder, not a text file" if path.is_dir() else "does not exist"
         raise FileNotFoundError(
-            f"text file '{source}' {what}. The data source must be 'pydoc' (built in), "
+            f"text file '{source}' {what}. The data source must be 'pydoc' or 'stdlib' (built in), "
             f"'shakespeare' (downloaded once, opt-in) or the path of a UTF-8 text file."
         )
     try:
@@ -236,7 +244,9 @@ class TextDataset:
         if not 0.0 < val_fraction < 1.0:
             raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
         self.tokenizer = tokenizer if tokenizer is not None else CharTokenizer.from_text(text)
+        self.source, self.info = None, {}
         data = self.tokenizer.encode(text)  # (N,)
+        _refuse_one_symbol(data, self.tokenizer)
         n_val = int(len(data) * val_fraction)
         self.splits = {"train": data[: len(data) - n_val], "val": data[len(data) - n_val :]}
         # a window needs block_size + 1 tokens: block_size inputs and one more target
@@ -249,6 +259,24 @@ class TextDataset:
                 f"{self.block_size + 1} characters (about {need} characters of text in all). "
                 f"Use a longer text or a smaller block_size."
             )
+
+    @classmethod
+    def from_splits(cls, splits: dict, block_size: int, tokenizer, source: str | None = None,
+                    info: dict | None = None) -> "TextDataset":
+        """A dataset whose splits are given as token-id arrays (corpus.stdlib_dataset:
+        split by file, bytes kept as uint8); `source` names it in checkpoints and `info`
+        describes it (Python version, file count)."""
+        self = cls.__new__(cls)
+        self.block_size = _check_int("block_size", block_size, 1)
+        self.tokenizer, self.source, self.info = tokenizer, source, dict(info or {})
+        self.splits = {split: np.asarray(splits[split]) for split in SPLITS}
+        _refuse_one_symbol(np.concatenate([self.splits[s] for s in SPLITS]), tokenizer)
+        for split, ids in self.splits.items():
+            if len(ids) < self.block_size + 1:
+                raise ValueError(f"the {split} split has {len(ids)} tokens, too few for one "
+                                 f"window of block_size={self.block_size} (it needs "
+                                 f"{self.block_size + 1}); use a smaller block_size")
+        return self
 
     @property
     def vocab_size(self) -> int:
@@ -263,8 +291,25 @@ class TextDataset:
         batch_size = _check_int("batch_size", batch_size, 1)
         data = self.splits[split]
         T = self.block_size
+        if split == "train" and len(data) < batch_size * T + 1:
+            raise ValueError(
+                f"the train split has {len(data):,} tokens, fewer than one batch of "
+                f"{batch_size} windows of {T} ({batch_size * T + 1:,} tokens with the last "
+                f"target): every batch would repeat the same text. Use a longer text, or a "
+                f"smaller batch size or block size.")
         starts = rng.integers(0, len(data) - T, size=batch_size)  # (B,) last start: len - T - 1
         index = starts[:, None] + np.arange(T)  # (B,1) + (T,) -> (B,T)
-        x = data[index]  # (B,T)
-        y = data[index + 1]  # (B,T) the next character of each
+        x = data[index].astype(np.int64)  # (B,T) (a byte corpus keeps its ids as uint8)
+        y = data[index + 1].astype(np.int64)  # (B,T) the next character of each
         return x, y, None
+
+
+def _refuse_one_symbol(ids: np.ndarray, tokenizer) -> None:
+    """A corpus of a single distinct symbol cannot teach anything: the next token is
+    always the same. Refused with a message that says so."""
+    distinct = np.unique(ids) if ids.size else ids
+    if distinct.size < 2:
+        shown = repr(tokenizer.decode(distinct)) if distinct.size else "nothing"
+        raise ValueError(
+            f"the text has a single distinct symbol ({shown}): there is nothing to predict "
+            f"and nothing to learn. Give a text with at least two different characters.")

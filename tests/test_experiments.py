@@ -195,3 +195,30 @@ def test_greedy_answers_are_what_the_training_forward_predicts(variant, task_nam
         ids = np.array([task.tokenizer.encode(line)])
         logits = model.forward(params, cfg, ids[:, :-1])[0][0]
         assert task.tokenizer.decode(logits[np.array(slots) - 1].argmax(-1)) == answer
+
+
+def test_demo_builds_each_rows_task_once(tmp_path, monkeypatch):
+    """Along `make demo`'s path the task of each row is built once and passed on (to
+    training, to the greedy answers), not rebuilt from the settings at every step."""
+    real_make_task, rows = experiments.make_task, []
+
+    def counting(s, row=None):
+        if row is not None:
+            rows.append(row)
+        return real_make_task(s, row)
+
+    monkeypatch.setattr(experiments, "make_task", counting)
+    assert cli.main(["demo", "--quick", "--out", str(tmp_path / "demo"), "--workers", "1"]) == 0
+    assert sorted(rows) == sorted(demo.VARIANTS)
+
+
+def test_the_command_line_is_the_only_entry_point():
+    """No module of a command imports the command line back (cli -> experiments -> cli)."""
+    import subprocess
+    import sys
+    assert not hasattr(experiments, "main") and not hasattr(demo, "main")
+    code = ("import sys, minplt.experiments, minplt.demo, minplt.language; "
+            "print('minplt.cli' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"

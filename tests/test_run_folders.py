@@ -19,8 +19,13 @@ import time
 import numpy as np
 import pytest
 
-from minplt import checkpoint
+from minplt import checkpoint, cli
 from minplt import train as tr
+
+
+def train_cli(argv) -> int:
+    """`python -m minplt train ARGV` (the command line is the one entry point)."""
+    return cli.main(["train", *argv])
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--length", "4", "--batch-size", "4", "--eval-every", "4", "--log-every", "2",
@@ -50,18 +55,18 @@ def wait_for(condition, timeout=120):
 
 def test_a_folder_with_a_checkpoint_needs_resume_or_overwrite(tmp_path, capsys):
     out = str(tmp_path / "run")
-    assert tr.main(TINY + ["--steps", "4", "--out", out]) == 0
+    assert train_cli(TINY + ["--steps", "4", "--out", out]) == 0
     before = checkpoint.load(os.path.join(out, "ckpt.npz")).params
     capsys.readouterr()
-    assert tr.main(TINY + ["--steps", "4", "--out", out]) == 2
+    assert train_cli(TINY + ["--steps", "4", "--out", out]) == 2
     err = capsys.readouterr().err
     assert "already holds a trained model" in err and "--resume" in err and "--overwrite" in err
     after = checkpoint.load(os.path.join(out, "ckpt.npz")).params
     assert all(np.array_equal(before[k], after[k]) for k in before)      # untouched
-    assert tr.main(TINY + ["--steps", "4", "--seed", "5", "--out", out, "--overwrite"]) == 0
+    assert train_cli(TINY + ["--steps", "4", "--seed", "5", "--out", out, "--overwrite"]) == 0
     assert "--overwrite: starting a new run" in capsys.readouterr().out
     assert checkpoint.load(os.path.join(out, "ckpt.npz")).meta["seed"] == 5
-    assert tr.main(TINY + ["--out", out, "--resume", "--overwrite"]) == 2
+    assert train_cli(TINY + ["--out", out, "--resume", "--overwrite"]) == 2
     assert "give one of them" in capsys.readouterr().err
     assert leftovers(out) == []
 
@@ -170,14 +175,15 @@ def replace(src, dst):
         die()
 
 checkpoint.save, os.fdopen, os.fsync, os.replace = save, fdopen, fsync, replace
-sys.exit(train.main(sys.argv[3:]))
+from minplt import cli
+sys.exit(cli.main(["train", *sys.argv[3:]]))
 """
 
 
 @pytest.fixture(scope="module")
 def straight_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("straight")
-    assert tr.main(TINY + ["--steps", "12", "--out", str(out)]) == 0
+    assert train_cli(TINY + ["--steps", "12", "--out", str(out)]) == 0
     return checkpoint.load(str(out / "ckpt.npz"))
 
 
@@ -195,7 +201,7 @@ def test_kill_9_during_a_checkpoint_write(point, kept_step, tmp_path, straight_r
         assert len(checkpoint.orphans(str(out))) == 1
     # the next run takes the stale lock, removes the orphan and ends as if never killed
     capsys.readouterr()
-    assert tr.main(["--out", str(out), "--resume"]) == 0
+    assert train_cli(["--out", str(out), "--resume"]) == 0
     printed = capsys.readouterr().out
     assert f"resuming from {out / 'ckpt.npz'} at step {kept_step}" in printed
     if point in ("write", "fsync", "replace"):
@@ -223,7 +229,7 @@ def test_kill_9_from_outside_at_a_random_moment(tmp_path):
             proc.kill()
     step = checkpoint.load(str(out / "ckpt.npz")).meta["step"]
     assert step >= 1
-    assert tr.main(["--out", str(out), "--resume", "--steps", str(step + 2)]) == 0
+    assert train_cli(["--out", str(out), "--resume", "--steps", str(step + 2)]) == 0
     assert checkpoint.load(str(out / "ckpt.npz")).meta["step"] == step + 2
     assert leftovers(out) == []
 
@@ -243,26 +249,26 @@ TEXT = ["--block-size", "16", "--batch-size", "2", "--eval-every", "2", "--eval-
 def test_resume_refuses_a_changed_text_file(tmp_path, capsys):
     corpus = write_corpus(tmp_path / "corpus.txt")
     out = str(tmp_path / "run")
-    assert tr.main(TEXT + ["--data", str(corpus), "--steps", "2", "--out", out]) == 0
+    assert train_cli(TEXT + ["--data", str(corpus), "--steps", "2", "--out", out]) == 0
     # the same characters in another order: the vocabulary is the same, the text is not
     corpus.write_text(corpus.read_text().replace("quick", "kciuq", 1))
     capsys.readouterr()
-    assert tr.main(["--out", out, "--resume", "--steps", "4"]) == 2
+    assert train_cli(["--out", out, "--resume", "--steps", "4"]) == 2
     err = capsys.readouterr().err
     assert f"the text {corpus} changed since the checkpoint was written" in err
     assert "SHA-256" in err and "Traceback" not in err
     # one letter changes case, as a user might: a new character in the vocabulary
     write_corpus(corpus, ("the quick brown fox jumps over the lazy dog. " * 30).replace("t", "T", 1))
-    assert tr.main(["--out", out, "--resume", "--steps", "4"]) == 2
+    assert train_cli(["--out", out, "--resume", "--steps", "4"]) == 2
     assert "changed since the checkpoint was written" in capsys.readouterr().err
     assert checkpoint.load(os.path.join(out, "ckpt.npz")).meta["step"] == 2   # kept as it was
 
 
 def test_resume_refuses_a_changed_task(tmp_path, capsys):
     out = str(tmp_path / "run")
-    assert tr.main(TINY + ["--steps", "4", "--out", out]) == 0
+    assert train_cli(TINY + ["--steps", "4", "--out", out]) == 0
     capsys.readouterr()
-    assert tr.main(["--out", out, "--resume", "--steps", "8", "--length", "5"]) == 2
+    assert train_cli(["--out", out, "--resume", "--steps", "8", "--length", "5"]) == 2
     err = capsys.readouterr().err
     assert "it was trained on the sort task (length=4" in err and "not on the sort task (length=5" in err
 
@@ -284,27 +290,27 @@ def test_the_stored_path_works_from_any_folder(tmp_path, monkeypatch, capsys):
     work.mkdir()
     write_corpus(work / "corpus.txt")
     monkeypatch.chdir(work)
-    assert tr.main(TEXT + ["--data", "corpus.txt", "--steps", "2", "--out", "run"]) == 0
+    assert train_cli(TEXT + ["--data", "corpus.txt", "--steps", "2", "--out", "run"]) == 0
     meta = checkpoint.load("run/ckpt.npz").meta
     assert meta["data"]["source"] == str(work / "corpus.txt")
     assert meta["run"]["data"] == str(work / "corpus.txt")
     monkeypatch.chdir(tmp_path)                                      # somewhere else
-    assert tr.main(["--out", "work/run", "--resume", "--steps", "4"]) == 0
+    assert train_cli(["--out", "work/run", "--resume", "--steps", "4"]) == 0
     assert "done: 4 steps" in capsys.readouterr().out
 
 
 def test_data_given_again_on_resume_is_checked(tmp_path, capsys):
     corpus = write_corpus(tmp_path / "corpus.txt")
     out = str(tmp_path / "run")
-    assert tr.main(TEXT + ["--data", str(corpus), "--steps", "2", "--out", out]) == 0
+    assert train_cli(TEXT + ["--data", str(corpus), "--steps", "2", "--out", out]) == 0
     moved = tmp_path / "moved.txt"
     corpus.rename(moved)
     capsys.readouterr()
-    assert tr.main(["--out", out, "--resume", "--steps", "4"]) == 2
+    assert train_cli(["--out", out, "--resume", "--steps", "4"]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "give its new place with --data PATH" in err
     other = write_corpus(tmp_path / "other.txt", "a different text, longer than a window. " * 30)
-    assert tr.main(["--out", out, "--resume", "--steps", "4", "--data", str(other)]) == 2
+    assert train_cli(["--out", out, "--resume", "--steps", "4", "--data", str(other)]) == 2
     assert "changed since the checkpoint was written" in capsys.readouterr().err
-    assert tr.main(["--out", out, "--resume", "--steps", "4", "--data", str(moved)]) == 0
+    assert train_cli(["--out", out, "--resume", "--steps", "4", "--data", str(moved)]) == 0
     assert checkpoint.load(os.path.join(out, "ckpt.npz")).meta["step"] == 4
