@@ -78,17 +78,18 @@ class PackedWeights:
 
 
 def _key(cfg: M.Config) -> tuple:
-    return (cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.d_ff, cfg.vocab_size, cfg.gswa, cfg.dtype)
+    return (cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.d_ff, cfg.vocab_size, cfg.dtype)
 
 
-def _names(cfg: M.Config) -> tuple:
+def _names(cfg: M.Config, params) -> tuple:
     """The parameters a decode step reads: wte, lm_head, the last layer's w2 first (the
-    sample's arrays), then the rest."""
+    sample's arrays), then the rest; the G-SWA gates when the params have them (so that
+    the variants of one set of weights, as in the benchmark, share one packing)."""
     last = f"layers.{cfg.n_layer - 1}."
     names = ["wte", "lm_head", last + "w2", "norm_f"]
     names += [f"layers.{j}.{w}" for j in range(cfg.n_layer)
               for w in ("attn_norm", "mlp_norm") + LAYER_MATRICES if f"layers.{j}.{w}" != last + "w2"]
-    if cfg.gswa:
+    if cfg.gswa or "layers.0.gate_w" in params:
         names += [f"layers.{j}.{w}" for j in range(cfg.n_layer) for w in ("gate_w", "gate_b")]
     return tuple(names)
 
@@ -115,13 +116,13 @@ def pack_weights(params, cfg: M.Config) -> PackedWeights:
         arrays = [np.asarray(params[f"layers.{j}.{name}"], dtype) for j in range(cfg.n_layer)]
         return np.stack([kernels.pack_panels(a) if packed else a for a in arrays])
 
-    if cfg.gswa:
+    names = _names(cfg, params)
+    sources = _sources(params, names)                  # a clear error if any is missing
+    if "layers.0.gate_w" in names:
         gate_w, gate_b = stacked("gate_w"), stacked("gate_b", packed=False)
     else:                                   # never read; zero-size so the types match
         gate_w = np.zeros((cfg.n_layer, 0, cfg.n_embd, kernels.PANEL), dtype)
         gate_b = np.zeros((cfg.n_layer, 0), dtype)
-    names = _names(cfg)
-    sources = _sources(params, names)
     return PackedWeights(
         wte=np.ascontiguousarray(params["wte"], dtype),
         attn_norm=stacked("attn_norm", False), mlp_norm=stacked("mlp_norm", False),
@@ -131,16 +132,22 @@ def pack_weights(params, cfg: M.Config) -> PackedWeights:
         names=names, source=sources, sample=_sample(sources), key=_key(cfg))
 
 
+_latest: list = [None]        # the weights packed last, for the next cache of the same model
+
+
 def packed_for(params, cfg: M.Config, cache: M.DecodeCache) -> PackedWeights:
-    """The cache's packed weights, packed again if `params` are other arrays than the ones
-    packed, or a sample of their values changed."""
-    packed = cache.packed
-    if packed is not None and packed.key == _key(cfg):
-        sources = _sources(params, packed.names)
+    """The cache's packed weights (or, for a new cache, the ones packed last), packed
+    again if `params` are other arrays than the ones packed, or a sample of their values
+    changed."""
+    packed = cache.packed if cache.packed is not None else _latest[0]
+    if packed is not None and packed.key == _key(cfg) \
+            and (packed.gate_w.shape[1] > 0 or not cfg.gswa):
+        sources = tuple(params.get(n) for n in packed.names)
         if all(a is b for a, b in zip(sources, packed.source)) \
                 and _sample(sources) == packed.sample:
+            cache.packed = packed
             return packed
-    cache.packed = pack_weights(params, cfg)
+    cache.packed = _latest[0] = pack_weights(params, cfg)
     return cache.packed
 
 
