@@ -1065,16 +1065,16 @@ def check_step_tokens(cfg, cache, tokens):
     """The B tokens of a step as an int64 array, or a clear ValueError (also used by the
     compiled step, decode_step.py)."""
     tokens = np.asarray(tokens)
-    if tokens.dtype == object or not np.issubdtype(tokens.dtype, np.integer) \
-            or tokens.ndim != 1:
+    if tokens.dtype.kind not in "iu" or tokens.ndim != 1:     # integers (not bool, object)
         raise ValueError(f"tokens must be one integer token id per sequence, got {tokens!r}")
     if len(tokens) != cache.batch_size:
         raise ValueError(f"the cache holds {cache.batch_size} sequence(s), but {len(tokens)} "
                          "token(s) were given: pass one token per sequence")
-    bad = tokens[(tokens < 0) | (tokens >= cfg.vocab_size)]
-    if bad.size:
-        raise ValueError(f"token {int(bad[0])} is outside the vocabulary 0..{cfg.vocab_size - 1}")
-    if cache.pos.max() >= cache.capacity:
+    ids = tokens.tolist()                  # a few ids: Python's min/max are the quickest
+    if min(ids) < 0 or max(ids) >= cfg.vocab_size:
+        bad = next(t for t in ids if t < 0 or t >= cfg.vocab_size)
+        raise ValueError(f"token {bad} is outside the vocabulary 0..{cfg.vocab_size - 1}")
+    if max(cache.pos.tolist()) >= cache.capacity:
         raise ValueError(f"the cache is full ({cache.capacity} positions): start a new cache "
                          "with a larger capacity (default: config.block_size)")
     return tokens if tokens.dtype == np.int64 else tokens.astype(np.int64)
