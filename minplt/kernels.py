@@ -246,8 +246,9 @@ def linear_rows_serial(x, w):
 # zeros. One panel is then one forward stream of C x PANEL values, and its product with
 # all R rows needs only R x PANEL partial sums (at most 8 KB at R = 32): they, and the
 # four rows of the panel in use, stay in the first-level cache while the panel streams
-# by. Rows of x go two at a time (the _rows2 pattern above: one load of four weights
-# feeds 2 x 4 multiply-adds). The threads split the panels into contiguous blocks, so
+# by. Rows of x go four at a time, then two, then one: one load of four weights feeds
+# 4 x 4 multiply-adds. (Four rows measured 1.65x faster than two at R = 8, one thread,
+# 1024 x 2816; unlike linear_rows, whose four-row version ran out of registers.) The threads split the panels into contiguous blocks, so
 # each thread reads one stream and writes its own columns: no partial sums to add up.
 # `python -m minplt bench` prints this against numpy's `@` and linear_rows for R = 1..128.
 
@@ -273,6 +274,18 @@ def _panel_rows(x, wp, p, acc):
     c = 0
     while c + 4 <= C:
         r = 0
+        while r + 4 <= R:                          # four rows of x, four rows of the panel
+            a0, a1, a2, a3 = x[r, c], x[r, c + 1], x[r, c + 2], x[r, c + 3]
+            b0, b1, b2, b3 = x[r + 1, c], x[r + 1, c + 1], x[r + 1, c + 2], x[r + 1, c + 3]
+            d0, d1, d2, d3 = x[r + 2, c], x[r + 2, c + 1], x[r + 2, c + 2], x[r + 2, c + 3]
+            e0, e1, e2, e3 = x[r + 3, c], x[r + 3, c + 1], x[r + 3, c + 2], x[r + 3, c + 3]
+            for j in range(width):
+                v0, v1, v2, v3 = wp[p, c, j], wp[p, c + 1, j], wp[p, c + 2, j], wp[p, c + 3, j]
+                acc[r, j] += (a0 * v0 + a1 * v1) + (a2 * v2 + a3 * v3)
+                acc[r + 1, j] += (b0 * v0 + b1 * v1) + (b2 * v2 + b3 * v3)
+                acc[r + 2, j] += (d0 * v0 + d1 * v1) + (d2 * v2 + d3 * v3)
+                acc[r + 3, j] += (e0 * v0 + e1 * v1) + (e2 * v2 + e3 * v3)
+            r += 4
         while r + 2 <= R:                          # two rows of x, four rows of the panel
             a0, a1, a2, a3 = x[r, c], x[r, c + 1], x[r, c + 2], x[r, c + 3]
             b0, b1, b2, b3 = x[r + 1, c], x[r + 1, c + 1], x[r + 1, c + 2], x[r + 1, c + 3]
