@@ -172,8 +172,8 @@ def _product(x, w, n_columns, n_threads):
 
 @njit(cache=True, fastmath=FASTMATH)
 def _take_rows(x, rows):
-    """x (B,R,...) flattened to (B*R, K) -> the rows `rows` of every sequence, (B*len, K)."""
-    B, R, K = x.shape[0], x.shape[1], x.shape[2]
+    """x (B,R,K) -> the rows `rows` of every sequence, (B*len(rows), K)."""
+    B, K = x.shape[0], x.shape[2]
     out = np.empty((B * len(rows), K), x.dtype)
     for b in range(B):
         for n in range(len(rows)):
@@ -186,7 +186,7 @@ def _stack_pass(u, loops, pos, w, k, v, k_ring, v_ring, H, kv_share, gswa, windo
                 rope_base, eps, n_threads):
     """model.stack_rows: one pass through the stack for R rows of each of the B sequences,
     row i computing loop loops[i] (0-based) at position pos[b]. u (B,R,C) -> h (B,R,C).
-    w is the tuple of packed weights (see decode_step). Every row's keys/values are
+    w is PackedWeights.layers, the packed layer weights. Every row's keys/values are
     written to their cache before the layer's attention."""
     (attn_norm, mlp_norm, wq, wk, wv, wo, w1, w3, w2, gate_w, gate_b) = w
     B, R, C = u.shape
