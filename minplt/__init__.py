@@ -22,7 +22,7 @@ os.environ.setdefault("NUMBA_CACHE_DIR", _numba_cache_dir())
 # machine where other programs keep the cores busy, a decode step of ~30 such loops then
 # waits a scheduler time slice at many of them and runs tens of times slower. A short
 # spin (then sleep) keeps the idle speed and shares the cores fairly under load (the
-# README's Performance section has the measurements). Set GOMP_SPINCOUNT or
+# measurements are in docs/performance.md). Set GOMP_SPINCOUNT or
 # OMP_WAIT_POLICY yourself to choose otherwise.
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "1000")

@@ -761,7 +761,7 @@ def run(args) -> int:
     checkpoint.atomic_write(args.out, json.dumps(result, indent=1))
     results_md = os.path.join(os.path.dirname(os.path.abspath(args.out)), "results.md")
     checkpoint.atomic_write(results_md, "```\n" + summary.strip("\n") + "\n```\n")
-    log(f"\nwrote {args.out} and {results_md} (`make readme` copies it into the README)")
+    log(f"\nwrote {args.out} and {results_md} (`make readme` copies it into docs/performance.md)")
     return 0
 
 

@@ -37,7 +37,7 @@ from minplt import model, parallel
 VARIANTS = ("vanilla", "loop-2", "plt-2")
 
 # The ablation's task and budget (experiments.TASK_DEFAULTS), one seed: the looped
-# models learn two hops in it (the README has the figures).
+# models learn two hops in it (docs/findings.md has the figures).
 DEMO = ex.SETTINGS.replace(seeds=(0,))
 QUICK = ex.QUICK.replace(seeds=(0,), train=ex.QUICK.train.replace(eval_every=10))
 EXAMPLES = {"demo": 5, "quick": 2}      # questions shown on which the models disagree

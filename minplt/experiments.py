@@ -124,7 +124,7 @@ def fillers_for(row: str, s: Settings) -> int:
     return looped.n_loops - 1
 
 
-# The stack and budget of each task, chosen by measurement (the README's Findings).
+# The stack and budget of each task, chosen by measurement (docs/findings.md).
 # Pointer chasing is the default: one block follows one pointer, so questions of two
 # hops need a second pass, which the loops give; a width-64 stack with a narrow MLP
 # learns it in a few thousand steps. Sorting was the default before; one pass through
@@ -565,7 +565,7 @@ def add_task_arguments(parser) -> None:
     parser.add_argument("--length", type=int, help="letters to sort (sort)")
     parser.add_argument("--no-thinking", action="store_true",
                         help="pointer: no filler positions for the CLP rows (by default each gets "
-                             "L-1 before every answer, L its loops, which CLP needs; see the README)")
+                             "L-1 before every answer, L its loops, which CLP needs; see docs/findings.md)")
 
 
 def task_from_args(args, s: Settings) -> dict:

@@ -33,7 +33,7 @@ makes every wake-up slow. So minplt/__init__.py sets GOMP_SPINCOUNT=1000, a shor
 unless you set GOMP_SPINCOUNT or OMP_WAIT_POLICY yourself; `backend_info()` reports
 the policy in force, and `minplt bench` prints it with the load average.
 
-Not here, on purpose (the README's Performance section has the measurements):
+Not here, on purpose (docs/performance.md has the measurements):
 - fused kernels (rmsnorm into the next product, q/k/v in one call): a decode step is
   bound by reading the weights, and fusing saves only the call and thread start-up of
   each product, a small part of a step at the bench size;
@@ -74,7 +74,7 @@ PARALLEL_MIN_VALUES = 1 << 18
 # From this many rows on, linear_rows hands the product to BLAS. Below it, the kernel's
 # one pass over the weights wins; above it, its R partial-sum rows no longer stay in the
 # fastest cache and BLAS's blocking wins. `python -m minplt bench` prints both for
-# R = 1..128 on the machine it runs on (the README's bench block has the table: the
+# R = 1..128 on the machine it runs on (docs/performance.md's bench block has the table: the
 # kernel won up to 4-6 rows there, BLAS from 8).
 BLAS_MIN_ROWS = 8
 

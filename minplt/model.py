@@ -204,9 +204,9 @@ def param_shapes(cfg: Config) -> dict[str, tuple]:
 
 
 def init_params(cfg: Config, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random initial parameters. Matrices ~ N(0, 0.02), residual outputs (wo, w2) scaled
+    """Random initial parameters. Matrices ~ Normal(0, 0.02), residual outputs (wo, w2) scaled
     down by sqrt(2 NL L) as in GPT-2, norms 1, the G-SWA gate 0 (every gate starts at 0.5).
-    [choice] (docs/method.md §9) The embedding is N(0, 1), not N(0, 0.02): with CLP, loop l >= 2 adds E_t to
+    [choice] (docs/method.md §9) The embedding is Normal(0, 1), not Normal(0, 0.02): with CLP, loop l >= 2 adds E_t to
     N(h), whose RMS is 1, and the token must not be drowned out at the start."""
     rng = np.random.default_rng(seed)
     dtype = np.dtype(cfg.dtype)
@@ -443,7 +443,7 @@ class BlockActs:
     probs_loc: np.ndarray | None  # 'gswa': the window's attention weights
     y_glob: np.ndarray | None    # 'gswa': attention over loop 1's keys
     y_loc: np.ndarray | None     # 'gswa': attention over the own window
-    gate: np.ndarray | None      # 'gswa': g = sigmoid(a Wg + bg)
+    gate: np.ndarray | None      # 'gswa': g = sigmoid(a gate_w + gate_b)
     y: np.ndarray                # attention output, heads merged
     u_mid: np.ndarray            # u + y @ wo
     m: np.ndarray                # RMSNorm(u_mid; mlp_norm)
@@ -451,10 +451,6 @@ class BlockActs:
     mw1: np.ndarray              # m @ w1 (not h^(1): a product inside the block)
     mw3: np.ndarray              # m @ w3
     z: np.ndarray                # silu(mw1) * mw3
-
-    # The old names of mw1 and mw3, read by lesson 00 until it says mw1: remove then.
-    h1 = property(lambda self: self.mw1)
-    h3 = property(lambda self: self.mw3)
 
 
 def block_forward(params, cfg, j, u, kind, shared_kv, cos, sin, ops=None):
@@ -880,10 +876,11 @@ def kv_cache_bytes_formula(cfg: Config, n: int, bytes_per_position: int | None =
 
 
 def kv_cache_formula_text(cfg: Config) -> str:
-    """The same row of the table, as text: 'N c', 'L N c' or 'N c + (L-1) min(N,W) c'."""
+    """The same row of the table, as text, for n_pos positions (docs/method.md §8):
+    'n_pos c', 'L n_pos c' or 'n_pos c + (L-1) min(n_pos,W) c'."""
     if cfg.n_loops > 1 and not cfg.kv_share:
-        return "L N c"
-    return "N c + (L-1) min(N,W) c" if cfg.gswa else "N c"
+        return "L n_pos c"
+    return "n_pos c + (L-1) min(n_pos,W) c" if cfg.gswa else "n_pos c"
 
 
 # The row operations of one decode pass: R rows, a few per sequence, at each sequence's
@@ -891,7 +888,7 @@ def kv_cache_formula_text(cfg: Config) -> str:
 # are tested against these; get_ops picks one set or the other.
 
 def linear_rows(x, w):
-    """(R,C) @ (C,N) -> (R,N). Plain `@` here; kernels.linear_rows reads w once for all R."""
+    """(R,C) @ (C,n_cols) -> (R,n_cols). Plain `@` here; kernels.linear_rows reads w once for all R."""
     return x @ w
 
 

@@ -9,8 +9,8 @@ and memory that training steps reuse.
 Why one thread for training at toy sizes: OpenBLAS splits even a small product
 over its threads, and they spin while they wait for each other. On an idle machine two
 threads barely help products this small; on a busy one a product waits for a thread to
-get a core, and a training step runs several times slower (the README's Performance
-section has the measurements). Independent runs (seeds, variants) use the cores better,
+get a core, and a training step runs several times slower (docs/performance.md has
+the measurements). Independent runs (seeds, variants) use the cores better,
 one per worker process.
 """
 from __future__ import annotations
@@ -49,7 +49,7 @@ def keep_freed_memory() -> bool:
     arrays every time. By default glibc maps each array above 128 KB fresh from the
     system and unmaps it when freed, and returns the top of its heap when much is free;
     every step then touches new pages, and at the demo size the page faults took longer
-    than the arithmetic (the README's Performance section has the measurements). Here
+    than the arithmetic (docs/performance.md has the measurements). Here
     arrays up to 32 MB come from the heap, and up to 512 MB of free heap is kept.
 
     Once per process; does nothing where the C library is not glibc, or when you set

@@ -26,9 +26,10 @@ from minplt import checkpoint
 BLOCK = re.compile(r"(<!-- results: (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- end results -->)",
                    re.DOTALL)
 # the pages that hold results blocks, relative to the project's root (the README holds none)
-PAGES = ("docs/findings.md", "docs/performance.md")
+PAGES = ("docs/findings.md", "docs/performance.md", "docs/language.md")
 WRITTEN_BY = {"out/demo/results.md": "make demo",
               "out/ablate/results.md": "python -m minplt ablate",
+              "out/ablate-text/results.md": "python -m minplt ablate --task text",
               "out/hops/results.md": "python -m minplt hops",
               "out/hops-staircase/results.md": "python -m minplt hops --experiment staircase",
               "out/bench/results.md": "make bench"}

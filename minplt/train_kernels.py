@@ -25,7 +25,7 @@ their arithmetic: the attention softmax and its backward, the norms and the
 cross-entropy took half of a step at the demo's size. Here each is one pass per row.
 Numba calls the C library's exp one value at a time; the float32 exp here is the
 vectorizable polynomial of kernels.py, so SwiGLU and the softmaxes keep up with NumPy's
-vector exp. The README's Performance section has the step times with each backend and
+vector exp. docs/performance.md has the step times with each backend and
 the comparison with PyTorch.
 
 Three things the compiled loops need, each measured (a loop that misses one runs one

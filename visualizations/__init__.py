@@ -10,7 +10,7 @@
     stepper        a real decode step by step: cells computed, cache entries written and
                    read, as a figure of every step or an ipywidgets slider
     style          one colour per loop and per family, shared by every figure
-    render_all     `python -m visualizations.render_all`: the README figures
+    render_all     `python -m visualizations.render_all`: the figures of the README and docs/
     run_notebooks  `python -m visualizations.run_notebooks lessons/NN_name.py` (make lessons)
 
 Every plot_* function returns a matplotlib Figure (made without pyplot); show it as
