@@ -219,9 +219,13 @@ class Session:
         times = {case: [] for case in cases}
         for repeat in range(repeats + 1):             # repeat 0: warm-up, not counted
             for i, (variant, schedule, backend, batch) in enumerate(cases):
+                cache0, first = self.prefilled[variant]
                 if i == 0 or backend != cases[i - 1][2]:
                     settle(quick)
-                cache0, first = self.prefilled[variant]
+                    # a throwaway run: the first steps after the pause run slower than
+                    # the steady ones, and would land on whichever case comes first
+                    decode_run(self.params, self.configs[variant], cache0, first,
+                               min(steps, 3), schedule, backend, batch)
                 seconds = decode_run(self.params, self.configs[variant], cache0, first,
                                      min(steps, 3) if repeat == 0 else steps, schedule,
                                      backend, batch)
@@ -275,9 +279,9 @@ def decode_section(size, variants, sequential, backends, seed, log, quick=False)
 def batch_section(size, variants, batches, seed, log, quick=False) -> dict:
     """ms per step and tokens/s of every variant at every batch size (numba backend),
     with the roofline of each step from the rates measured in this run."""
-    steps = max(1, size.new_tokens // 4)
+    steps = max(1, size.new_tokens // 2)     # the first steps after a pause run slow: time enough
     session = Session(size, variants, seed, size.prompt + steps + 1)
-    gb_per_s = roofline.measure_bandwidth(n_bytes=(16 if quick else 256) << 20)
+    gb_per_s = roofline.measure_bandwidth(n_bytes=(16 << 20) if quick else None)
     gflop_per_s = roofline.measure_flop_rate(size=128 if quick else 1024)
     log(f"  read bandwidth {gb_per_s:.1f} GB/s, FLOP rate {gflop_per_s:.1f} GFLOP/s "
         "(float32, measured now)")

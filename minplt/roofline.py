@@ -94,11 +94,35 @@ def flops_per_step(cfg: M.Config, batch: int, n: int, schedule: str) -> int:
     return batch * (total + 2 * C * cfg.vocab_size)
 
 
-def measure_bandwidth(n_bytes: int = 256 << 20, repeats: int = 5) -> float:
+def last_level_cache_bytes() -> int | None:
+    """The largest CPU cache the operating system reports (Linux sysfs), or None."""
+    import glob
+    sizes = []
+    for path in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
+        try:
+            text = open(path).read().strip()
+            scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+            sizes.append(int(text.rstrip("KMG")) * scale)
+        except (OSError, ValueError):
+            continue
+    return max(sizes, default=None)
+
+
+def memory_bytes() -> int:
+    """Bytes of data that do not fit the last-level cache: 1.5x the cache the operating
+    system reports, at least 256 MB, at most 1 GB (a server's shared cache can exceed
+    that; the bandwidth is then partly the cache's, and the lessons check it)."""
+    llc = last_level_cache_bytes() or 0
+    return min(max(256 << 20, int(1.5 * llc)), 1 << 30)
+
+
+def measure_bandwidth(n_bytes: int | None = None, repeats: int = 5) -> float:
     """GB/s of reading float32 data far larger than the caches: the best of numpy's sum
     over it (one thread) and, where the Numba kernels run, a 1-row `linear_rows` product
     with it as the weight matrix (every thread, as a decode step reads its weights). The
-    rate a step that reads weights and caches from memory can reach at best."""
+    rate a step that reads weights and caches from memory can reach at best. By default
+    the data are memory_bytes() long, larger than the last-level cache."""
+    n_bytes = memory_bytes() if n_bytes is None else n_bytes
     data = np.ones(n_bytes // 4, np.float32)
     seconds = timing.best(lambda: np.add.reduce(data), repeats=repeats, warmup=1)
     try:
