@@ -371,8 +371,15 @@ def _eval_line(step, val_loss, val_acc) -> str:
 
 
 def _duration(seconds: float) -> str:
+    """'42s', '4m05s', '2h05m', '3d04h': the two largest units, so that an ETA of days
+    reads in days and hours rather than thousands of minutes."""
     seconds = int(round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if days:
+        return f"{days}d{hours % 24:02d}h"
+    if hours:
+        return f"{hours}h{minutes % 60:02d}m"
+    return f"{minutes}m{seconds % 60:02d}s" if minutes else f"{seconds}s"
 
 
 # ----------------------------------------------------------------------------------------
@@ -585,13 +592,3 @@ def run(args) -> int:
     print(f"done: {result.step} steps in {_duration(result.elapsed)}, val loss "
           f"{result.val_loss:.4f}{accuracy}{saved}")
     return 0
-
-
-def main(argv=None) -> int:
-    """`python -m minplt.train ...` is `python -m minplt train ...`."""
-    from minplt import cli
-    return cli.main(["train", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

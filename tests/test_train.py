@@ -13,10 +13,15 @@ import time
 import numpy as np
 import pytest
 
-from minplt import checkpoint, data, model
+from minplt import checkpoint, cli, data, model
 from minplt import train as tr
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def train_command(argv) -> int:
+    """`python -m minplt train ARGV`: the command line is the only entry point."""
+    return cli.main(["train", *argv])
 
 
 def small_task():
@@ -128,7 +133,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
 
 
 def test_huge_learning_rate_exits_nonzero_with_a_message(tmp_path, capsys):
-    code = tr.main(["--data", "multihop", "--hops", "2", "--steps", "50", "--lr", "1e6",
+    code = train_command(["--data", "multihop", "--hops", "2", "--steps", "50", "--lr", "1e6",
                     "--batch-size", "4", "--warmup", "0", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 1
@@ -144,7 +149,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path, monkeypatch, capsys):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(tr, "_eval_line", ctrl_c)                # Ctrl-C at the first eval
-    code = tr.main(["--data", "multihop", "--hops", "2", "--steps", "30", "--eval-every", "5",
+    code = train_command(["--data", "multihop", "--hops", "2", "--steps", "30", "--eval-every", "5",
                     "--batch-size", "4", "--out", str(tmp_path)])
     assert code == 130
     assert "checkpoint saved to" in capsys.readouterr().out
@@ -153,7 +158,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path, monkeypatch, capsys):
 
 def test_real_sigint_finishes_the_step_and_saves(tmp_path, ctrl_c):
     """A real Ctrl-C (SIGINT) to a training process: it saves and exits with 130."""
-    cmd = [sys.executable, "-m", "minplt.train", "--length", "4", "--steps", "100000",
+    cmd = [sys.executable, "-m", "minplt", "train", "--length", "4", "--steps", "100000",
            "--batch-size", "4", "--log-every", "1", "--eval-every", "1000000",
            "--checkpoint-every", "1000000", "--out", str(tmp_path)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -201,12 +206,12 @@ def test_text_data_from_a_file(tmp_path):
 def test_cli_trains_and_resumes_with_saved_arguments(tmp_path, capsys):
     args = ["--variant", "loop-2", "--length", "4", "--steps", "6", "--batch-size", "4",
             "--eval-every", "3", "--width", "16", "--out", str(tmp_path)]
-    assert tr.main(args) == 0
+    assert train_command(args) == 0
     # --resume alone brings back the variant, width and data; --steps extends the run
-    assert tr.main(["--out", str(tmp_path), "--resume", "--steps", "8"]) == 0
+    assert train_command(["--out", str(tmp_path), "--resume", "--steps", "8"]) == 0
     out = capsys.readouterr().out
     assert "resuming from" in out and "done: 8 steps" in out
-    assert tr.main(["--out", str(tmp_path), "--resume"]) == 0         # nothing left to do
+    assert train_command(["--out", str(tmp_path), "--resume"]) == 0         # nothing left to do
     assert "nothing new to save" in capsys.readouterr().out
     ckpt = checkpoint.load(str(tmp_path / "ckpt.npz"))
     assert ckpt.config.variant == "loop-2" and ckpt.config.n_embd == 16
@@ -233,7 +238,7 @@ def test_cli_trains_and_resumes_with_saved_arguments(tmp_path, capsys):
     (["--seed", "-1"], "seed must be an integer >= 0"),
 ])
 def test_cli_errors_are_messages_not_tracebacks(argv, message, capsys):
-    assert tr.main(argv + ["--batch-size", "2"]) == 2
+    assert train_command(argv + ["--batch-size", "2"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
 
@@ -241,12 +246,12 @@ def test_cli_errors_are_messages_not_tracebacks(argv, message, capsys):
 def test_out_that_cannot_be_a_folder(tmp_path, read_only_folder, capsys):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("keep me")
-    assert tr.main(["--steps", "2", "--out", str(a_file)]) == 2
+    assert train_command(["--steps", "2", "--out", str(a_file)]) == 2
     err = capsys.readouterr().err
     assert f"--out {a_file} is an existing file, not a folder" in err and "Traceback" not in err
     assert a_file.read_text() == "keep me"
     read_only = read_only_folder()
-    assert tr.main(["--steps", "2", "--out", str(read_only / "run")]) == 2
+    assert train_command(["--steps", "2", "--out", str(read_only / "run")]) == 2
     err = capsys.readouterr().err
     assert "read-only" in err and "Traceback" not in err
 
@@ -272,12 +277,12 @@ def test_settings_dataclass_checks_and_names():
 
 
 def test_done_line_says_when_nothing_was_saved(capsys):
-    assert tr.main(["--length", "4", "--steps", "2", "--batch-size", "2"]) == 0
+    assert train_command(["--length", "4", "--steps", "2", "--batch-size", "2"]) == 0
     assert "nothing saved (give --out DIR to keep the model)" in capsys.readouterr().out
 
 
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):
-    assert tr.main(["--out", str(tmp_path / "empty"), "--resume"]) == 2
+    assert train_command(["--out", str(tmp_path / "empty"), "--resume"]) == 2
     assert "no checkpoint" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         run_small(tmp_path / "empty", resume=True)
@@ -287,7 +292,7 @@ def test_text_window_defaults_to_the_preset_s_block_size(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog. " * 80)
     for preset, T in (("tiny", 64), ("small", 256)):
-        assert tr.main(["--data", str(corpus), "--preset", preset, "--steps", "1",
+        assert train_command(["--data", str(corpus), "--preset", preset, "--steps", "1",
                         "--batch-size", "1", "--eval-batches", "1"]) == 0
         assert f"(T={T}," in capsys.readouterr().out
 
@@ -335,3 +340,19 @@ def test_threads_limits_numba_and_restores_it():
     with parallel.threads(1):
         assert numba.get_num_threads() == 1
     assert numba.get_num_threads() == before
+
+
+def test_durations_read_in_the_two_largest_units():
+    assert [tr._duration(s) for s in (0, 42.4, 65, 3599, 3600, 7500, 86399)] == \
+        ["0s", "42s", "1m05s", "59m59s", "1h00m", "2h05m", "23h59m"]
+    assert tr._duration(86400) == "1d00h"
+    assert tr._duration(3 * 86400 + 4 * 3600 + 59 * 60) == "3d04h"
+    assert tr._duration(400 * 86400) == "400d00h"
+    line = tr._progress_line(10, 10**9, 1.5, 1e-3, 1000.0, 10**9 / 10 * 2.0)
+    assert line.endswith("ETA 2314d19h")          # never "3333333m20s"
+
+
+def test_the_command_line_is_the_only_entry_point():
+    """`python -m minplt.train` is not a command: train.py has no main() to import cli
+    back (which made a circle of imports)."""
+    assert not hasattr(tr, "main")
