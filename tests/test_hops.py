@@ -200,3 +200,22 @@ def test_staircase_command_quick_writes_its_table_and_figure(tmp_path, capsys):
     from visualizations import render_all
     drawn = render_all.render_hops(out / "results.json", tmp_path / "figures")
     assert sorted(p.name for p in drawn) == ["staircase.png", "staircase_curves.png"]
+
+
+def test_looped_against_stacked_names_each_count_and_which_is_worse():
+    """The parameter counts follow their rows, and the difference is signed."""
+    def row(name, params, answers):
+        return dict(experiment="depth", row=name, fillers=0, seeds=1, params=params,
+                    n_layer=1, n_loops=1, hops=[1, 2, 3], answers=answers)
+    loop2 = row("loop-2", 56_128, [1.0, 1.0, 0.94])
+    stack2 = row("vanilla-2x", 75_712, [1.0, 1.0, 0.90])
+    lines = hops.findings([loop2, stack2])
+    assert ("loop-2 (56,128 parameters) against vanilla-2x (75,712): loop-2 is 4.0 points "
+            "per answer above it at 3 hop(s), the largest difference") in lines
+    # worse at 2 hops by more than it is better at 3: 'below', at 2 hops
+    loop3 = row("loop-3", 56_128, [1.0, 0.70, 0.95])
+    stack3 = row("vanilla-3x", 95_296, [1.0, 0.95, 0.90])
+    assert hops.compare(loop3, stack3) == (
+        "loop-3 (56,128 parameters) against vanilla-3x (95,296): loop-3 is 25.0 points per "
+        "answer below it at 2 hop(s), the largest difference")
+    assert hops.compare(loop2, loop2).endswith("equal at every depth, to 0.1 point per answer")
