@@ -259,11 +259,11 @@ claim("vanilla answers the first question of a line about as well as the last "
 # Each line of the curves below is one seed: validation accuracy (lines of the 1..2-hop
 # mixture with every answer right) against the training step. Learning the second hop
 # comes as a jump, after a plateau whose length differs between seeds by thousands of
-# steps. A run whose budget ends on the plateau scores near guessing at 2 hops: with
-# 4000 steps, two seeds of plt-2 with a filler did (docs/reliability.md, which shows
-# those curves too). With the 6000 steps here every seed of loop-2 and of plt-2 with a
-# filler jumped before the end, some of them late; vanilla's curves and those of plt-2
-# without a filler stay on the plateau of one hop.
+# steps. A run whose budget ends on the plateau scores near guessing at 2 hops: with a
+# shorter budget some seeds of plt-2 with a filler did (docs/reliability.md gives their
+# numbers and curves). With the budget here every seed of loop-2 and of plt-2 with a
+# filler jumped before the end (the claims below print at which step); vanilla's curves
+# and those of plt-2 without a filler stay on the plateau of one hop.
 
 # %%
 display(charts.plot_hops_curves(runs))
