@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from minplt import data as datalib
-from minplt import checkpoint, model, parallel
+from minplt import checkpoint, flags, model, parallel
 
 CHECKPOINT_NAME = checkpoint.CHECKPOINT_NAME
 LOG_COLUMNS = ("step", "loss", "val_loss", "val_acc", "lr", "tokens_per_s", "elapsed")
@@ -459,6 +459,11 @@ OLD_NAMES = {"width": "n_embd", "layers": "n_layer", "heads": "n_head", "ffn": "
              "blas_threads": "threads"}
 
 
+# The float settings' flags refuse NaN and infinities, naming the flag (minplt/flags.py).
+FLOAT_FLAGS = {"lr": flags.positive_float, "weight_decay": flags.nonnegative_float,
+               "grad_clip": flags.nonnegative_float}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of `train`: the model and data choices, then one flag per TrainSettings
     field. Every default is None here and filled in by resolve_settings: with --resume
@@ -486,7 +491,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(TrainSettings):
         flags = ["--" + f.name.replace("_", "-")] + (["--blas-threads"] if f.name == "threads"
                                                      else [])
-        t.add_argument(*flags, dest=f.name, type=type(f.default),
+        t.add_argument(*flags, dest=f.name, type=FLOAT_FLAGS.get(f.name, type(f.default)),
                        help=f"{f.metadata['help']} (default {f.default})")
     o = parser.add_argument_group("output")
     o.add_argument("--out", help="folder for ckpt.npz, log.csv and log.json")

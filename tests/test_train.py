@@ -4,6 +4,7 @@ stop, Ctrl-C, the logs, and the command line's error messages.
 Every run here is a tiny PLT-2 on a short multihop task: a dozen steps take a second.
 """
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -356,3 +357,18 @@ def test_the_command_line_is_the_only_entry_point():
     """`python -m minplt.train` is not a command: train.py has no main() to import cli
     back (which made a circle of imports)."""
     assert not hasattr(tr, "main")
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--lr", "nan", "argument --lr: must be a finite number, got 'nan'"),
+    ("--lr", "0", "argument --lr: must be a number > 0"),
+    ("--weight-decay", "inf", "argument --weight-decay: must be a finite number"),
+    ("--grad-clip", "-1", "argument --grad-clip: must be a number >= 0"),
+])
+def test_float_flags_refuse_nan_infinities_and_out_of_range(flag, value, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        train_command(["--steps", "1", flag, value])
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+    float_fields = [f.name for f in dataclasses.fields(tr.TrainSettings) if f.type == "float"]
+    assert sorted(float_fields) == sorted(tr.FLOAT_FLAGS)       # every float setting
