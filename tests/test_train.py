@@ -223,7 +223,7 @@ def test_cli_trains_and_resumes_with_saved_arguments(tmp_path, capsys):
     (["--variant", "plt"], "unknown variant 'plt'"),
     (["--variant", "transformer-2"], "unknown variant"),
     (["--steps", "0"], "steps must be an integer >= 1"),
-    (["--lr", "-1"], "learning rate must be a positive number"),
+    (["--lr", "-1"], "argument --lr: must be a number > 0, got '-1'"),
     (["--data", "no/such/file.txt"], "does not exist"),
     (["--data", "parity", "--hops", "3"], "--hops applies to the multihop and pointer tasks only"),
     (["--length", "0"], "length must be"),
@@ -233,13 +233,17 @@ def test_cli_trains_and_resumes_with_saved_arguments(tmp_path, capsys):
     (["--variant", "vanilla-2"], "family 'vanilla' has one loop"),
     (["--data", "pydoc", "--block-size", "0"], "--block-size must be >= 1"),
     (["--block-size", "16"], "the sort task's sequences have a fixed length: drop --block-size"),
-    (["--grad-clip", "-1"], "grad_clip must be a number >= 0 (0 = no clipping), got -1.0"),
-    (["--weight-decay", "-0.1"], "weight_decay must be a number >= 0 (0 = no decay)"),
+    (["--grad-clip", "-1"], "argument --grad-clip: must be a number >= 0, got '-1'"),
+    (["--weight-decay", "-0.1"], "argument --weight-decay: must be a number >= 0"),
     (["--variant", "loop-2", "--window", "4"], "--window sets the G-SWA window, and loop-2 has no G-SWA"),
     (["--seed", "-1"], "seed must be an integer >= 0"),
 ])
 def test_cli_errors_are_messages_not_tracebacks(argv, message, capsys):
-    assert train_command(argv + ["--batch-size", "2"]) == 2
+    try:                    # a flag's own type stops argparse at once, with exit status 2
+        code = train_command(argv + ["--batch-size", "2"])
+    except SystemExit as stop:
+        code = stop.code
+    assert code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
 
