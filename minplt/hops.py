@@ -1,19 +1,19 @@
 """What the loops buy: `python -m minplt hops`.
 
 On pointer chasing (data.PointerTask: each question is a letter, its answer the letter
-k pointers further on, and one token holds one pointer, so one attention step follows
-one pointer), this trains one shared one-block stack in several ways and scores every
-model at each number of hops k. Two experiments:
+that many pointers further on, and one token holds one pointer, so one attention step
+follows one pointer), this trains one shared one-block stack in several ways and scores
+every model at each number of hops. The experiments (--experiment):
 
   depth      vanilla (the block once), loop-2 and loop-3 (the block looped), and plain
              stacks of 2 and 3 blocks (vanilla-2x, vanilla-3x: the looped models'
              compute with 2-3x the parameters), trained on a mixture of 1..K hops
-             -> accuracy_vs_hops.png: accuracy against k for each model
+             -> accuracy_vs_hops.png: accuracy against hops for each model
   thinking   loop-3, loop+clp+kvshare-3 and plt-3 with 0, 1 or 2 filler positions
              ('thinking' tokens) before each answer. Under cross-loop parallelism
              loop l of a position reads loop l-1 of the position before (docs/method.md
              §4), so the depth that reaches an answer is spread over the positions
-             before it: a question of k hops should need k-1 fillers. Without CLP a
+             before it: a question of n hops should need n-1 fillers. Without CLP a
              filler is no help: the answer position must first fetch the question
              from the position before, which costs a step of depth. (loop-3 with no
              fillers is the run of the depth experiment.)
@@ -23,6 +23,10 @@ model at each number of hops k. Two experiments:
              the steps: how far the loops reach. (--experiment staircase; its own
              folder, out/hops-staircase)
              -> staircase.png
+  lesson     the class-sized experiment of lesson 07 (its own folder, out/hops-lesson):
+             vanilla and loop-2 (depth), plt-2 with 0 and 1 filler (thinking), on 1..2
+             hops, a short budget; each row shows its effect in every seed.
+             -> accuracy_vs_hops.png, thinking.png
 
 Every cell trains with several seeds (default 3), one run per core in worker
 processes, each keeping its checkpoint in <out>/runs/: after a Ctrl-C, --resume
@@ -36,7 +40,6 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 import time
 
 import numpy as np
@@ -72,6 +75,18 @@ STAIRCASE = SETTINGS.replace(
     task_kwargs=dict(hops=4, min_hops=1, nodes=10, queries=5, think=0, stages=(2, 3, 4)),
     train=SETTINGS.train.replace(steps=16000, eval_every=2000))
 QUICK_STAIRCASE = QUICK.replace(task_kwargs={**QUICK.task_kwargs, "hops": 3, "stages": (2, 3)})
+# Lesson 07's experiment: the smallest that shows the three effects in every seed
+# (vanilla stops at one hop, loop-2 takes two, plt-2 takes two only with a filler).
+# The training of the ablation and the demo on pointer chasing (experiments.TASK_DEFAULTS):
+# with 4000 steps plt-2 with a filler learned the second hop in one seed of three
+# (docs/reliability.md). lessons/results/07_hops.json is its results.json.
+LESSON = SETTINGS.replace(
+    task_kwargs=dict(hops=2, min_hops=1, nodes=10, queries=5, think=0),
+    train=trainlib.TrainSettings(steps=6000, batch_size=32, lr=1e-2, warmup=200,
+                                 eval_every=500, eval_batches=4))
+QUICK_LESSON = QUICK
+LESSON_CELLS = (("depth", "vanilla", 0), ("depth", "loop-2", 0), ("thinking", "plt-2", 0),
+                ("thinking", "plt-2", 1))
 N_SCORED = {"full": 512, "quick": 16}       # lines scored per model and hop count
 
 
@@ -103,8 +118,8 @@ def cells(depth_rows=DEPTH_ROWS, think_rows=THINK_ROWS, fillers=FILLERS,
 
 
 def score_by_hops(params, cfg: model.Config, task, n_lines: int, seed: int = 0) -> dict:
-    """k -> (fraction of answers right, fraction of lines with every answer right) on
-    n_lines validation lines of exactly k hops, for k = 1..task.hops."""
+    """hops -> (fraction of answers right, fraction of lines with every answer right) on
+    n_lines validation lines of exactly that many hops, for 1..task.hops."""
     scores = {}
     for k in range(1, task.hops + 1):
         at_k = task.with_hops(k)
@@ -132,7 +147,7 @@ def train_and_score(cell: Cell, task, s: ex.Settings, seed: int, n_lines: int,
 
 
 def record(cell: Cell, result, task, seed: int, n_lines: int) -> dict:
-    """What is kept of a trained run (a train.TrainResult): its scores at every k."""
+    """What is kept of a trained run (a train.TrainResult): its scores at every depth."""
     per_k = score_by_hops(result.params, result.config, task, n_lines)
     return dict(experiment=cell.experiment, row=cell.row, fillers=cell.fillers, seed=seed,
                 params=model.count_params(result.params), seconds=result.elapsed,
@@ -140,6 +155,26 @@ def record(cell: Cell, result, task, seed: int, n_lines: int) -> dict:
                 answers={k: a for k, (a, _) in per_k.items()},
                 lines={k: l for k, (_, l) in per_k.items()},
                 curve=[(r["step"], r["val_acc"]) for r in result.rows if r.get("val_acc") is not None])
+
+
+def first_evaluation(cell: Cell, s: ex.Settings, seed: int) -> dict:
+    """Train one cell with one seed as run_cells does, but only up to its first
+    evaluation (s.train.eval_every steps; the learning-rate schedule is the full run's):
+    {'step', 'val_acc'}, to compare with the first point of a recorded curve. This is
+    how a committed results.json is checked against the code in seconds."""
+    task = cell_task(s, cell)
+    settings = s.train.replace(seed=seed, warmup=min(s.train.warmup, s.train.steps // 2))
+
+    def stop_at_the_first_evaluation(line):
+        if line.lstrip().startswith("eval at step"):
+            stop.append(line)
+            if len(stop) == 1:        # as a Ctrl-C would: the step is done, the loop ends
+                raise KeyboardInterrupt
+    stop = []
+    result = trainlib.train(ex.row_config(cell.row, task, s), task, settings,
+                            log=stop_at_the_first_evaluation)
+    row = next(r for r in result.rows if r.get("val_acc") is not None)
+    return dict(step=row["step"], val_acc=row["val_acc"])
 
 
 def run_cells(s: ex.Settings, chosen: list[Cell], n_lines: int, workers: int,
@@ -158,7 +193,7 @@ def run_cells(s: ex.Settings, chosen: list[Cell], n_lines: int, workers: int,
 
 
 def summarize(records: list[dict], think_rows=THINK_ROWS) -> list[dict]:
-    """One row per (experiment, row, fillers): mean and std over seeds at every k. A
+    """One row per (experiment, row, fillers): mean and std over seeds at every depth. A
     depth run of a thinking row counts in the thinking experiment too (no fillers)."""
     groups: dict = {}
     for r in records:
@@ -188,7 +223,7 @@ def summarize(records: list[dict], think_rows=THINK_ROWS) -> list[dict]:
 
 
 def solved_up_to(entry: dict) -> int:
-    """The largest k such that every depth up to k is solved (mean accuracy per answer
+    """The largest n such that every depth up to n hops is solved (mean accuracy per answer
     >= SOLVED); 0 when not even one hop is."""
     depth = 0
     for k, accuracy in zip(entry["hops"], entry["answers"]):
@@ -217,10 +252,7 @@ def findings(rows: list[dict]) -> list[str]:
                          + f") solves up to {solved_up_to(r)} hop(s){_next_depth(r)}")
     for looped, plain in (("loop-2", "vanilla-2x"), ("loop-3", "vanilla-3x")):
         if (looped, 0) in by and (plain, 0) in by:
-            a, b = by[looped, 0], by[plain, 0]
-            gap = max(abs(x - y) for x, y in zip(a["answers"], b["answers"]))
-            lines.append(f"{looped} against {plain} ({b['params']:,} vs {a['params']:,} "
-                         f"parameters): largest gap {100 * gap:.1f} points per answer")
+            lines.append(compare(by[looped, 0], by[plain, 0]))
     for r in rows:
         if r["experiment"] == "thinking":
             lines.append(f"{r['row']} with {r['fillers']} filler(s) solves up to "
@@ -228,25 +260,43 @@ def findings(rows: list[dict]) -> list[str]:
     return lines
 
 
+def compare(a: dict, b: dict) -> str:
+    """Row a against row b, each with its own parameter count, at the depth where they
+    differ most, signed: 'loop-2 (56,128 parameters) against vanilla-2x (75,712): loop-2
+    is 3.3 points per answer above it at 3 hops'."""
+    diffs = [x - y for x, y in zip(a["answers"], b["answers"])]
+    j = max(range(len(diffs)), key=lambda i: abs(diffs[i]))
+    head = (f"{a['row']} ({a['params']:,} parameters) against {b['row']} "
+            f"({b['params']:,}): ")
+    if round(100 * diffs[j], 1) == 0:
+        return head + "equal at every depth, to 0.1 point per answer"
+    side = "above" if diffs[j] > 0 else "below"
+    return (head + f"{a['row']} is {100 * abs(diffs[j]):.1f} points per answer {side} it "
+            f"at {a['hops'][j]} hop(s), the largest difference")
+
+
 def _cell(mean, std, seeds) -> str:
     return f"{100 * mean:.0f} ± {100 * std:.0f}" if seeds > 1 else f"{100 * mean:.0f}"
 
 
-def results_markdown(rows, s: ex.Settings, task, elapsed: float) -> str:
+def results_markdown(rows, s: ex.Settings, task, elapsed: float,
+                     n_lines: int = N_SCORED["full"]) -> str:
     m, t = s.model, s.train
     ks = rows[0]["hops"]
-    head = " | ".join(f"k={k}" for k in ks)
+    head = " | ".join(f"{k} hop{'s' * (k > 1)}" for k in ks)
     text = [f"**What the loops buy: pointer chasing**\n",
             f"Task: {ex.describe_task(task)}; trained on a mixture of "
             f"{task.min_hops}..{task.hops} hops"
             + (f" with a curriculum (the deepest questions rise "
                f"{' -> '.join(map(str, task.stages))} over the steps, in equal parts)"
                if task.stages else "")
-            + f", scored on {N_SCORED['full']} lines "
-            f"of each k. Model: width {m.n_embd}, {m.n_head} heads, MLP {m.d_ff}, one "
+            + f", scored on {n_lines} lines "
+            f"of each depth. Model: width {m.n_embd}, {m.n_head} heads, MLP {m.d_ff}, one "
             f"block in the shared stack. Training: {t.steps} steps of {t.batch_size} lines, "
-            f"lr {t.lr}, seeds {', '.join(map(str, s.seeds))}. Cells: % of answers right, "
-            f"mean ± std over seeds (% of lines with all {task.queries} answers right in "
+            f"lr {t.lr}, seed{'s' * (len(s.seeds) > 1)} {', '.join(map(str, s.seeds))}. Cells: "
+            f"% of answers right, "
+            + ("mean ± std over seeds" if len(s.seeds) > 1 else "one seed")
+            + f" (% of lines with all {task.queries} answers right in "
             f"results.json). {ex.machine_line()}; {elapsed / 60:.1f} min.\n"]
     for experiment, title in (("depth", "Depth: accuracy against hops"),
                               ("staircase", f"Staircase: 1..{ks[-1]} hops with a curriculum"),
@@ -306,7 +356,7 @@ def run_hops(s: ex.Settings, out_dir: str, chosen: list[Cell], n_lines: int,
     report = dict(settings=dataclasses.asdict(s), task=dict(name=task.name, **task.config()),
                   machine=ex.machine_line(), seconds=elapsed, rows=rows, runs=records)
     checkpoint.atomic_write(os.path.join(out_dir, "results.json"), json.dumps(report, indent=1))
-    text = results_markdown(rows, s, task, elapsed)
+    text = results_markdown(rows, s, task, elapsed, n_lines)
     checkpoint.atomic_write(os.path.join(out_dir, "results.md"), text)
     figures = write_figures(out_dir, rows, records)
     print("\n" + text)
@@ -318,17 +368,28 @@ def run_hops(s: ex.Settings, out_dir: str, chosen: list[Cell], n_lines: int,
 # ----------------------------------------------------------------------------------------
 # The command line: python -m minplt hops
 
+# Each experiment that runs on its own: (settings, quick settings, default folder, cells).
+ALONE = {
+    "staircase": (lambda: STAIRCASE, lambda: QUICK_STAIRCASE, "out/hops-staircase",
+                  lambda: cells((), (), (), STAIR_ROWS)),
+    "lesson": (lambda: LESSON, lambda: QUICK_LESSON, "out/hops-lesson",
+               lambda: [Cell(*c) for c in LESSON_CELLS]),
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="output folder (default out/hops; for the staircase "
-                        "out/hops-staircase)")
+                        "out/hops-staircase, for the lesson out/hops-lesson)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test in seconds (the models learn nothing)")
-    parser.add_argument("--experiment", choices=("all", "depth", "thinking", "staircase"),
+    parser.add_argument("--experiment", choices=("all", "depth", "thinking", *ALONE),
                         default="all", help="run one experiment (default: depth and "
-                        "thinking; the staircase runs on its own, about an hour)")
+                        "thinking; the staircase runs on its own, about an hour; lesson: "
+                        "lesson 07's, a few minutes)")
     parser.add_argument("--seeds", type=int, help=f"seeds per model (default {len(SETTINGS.seeds)})")
     parser.add_argument("--steps", type=int, help=f"training steps per model "
-                        f"(default {SETTINGS.train.steps})")
+                        f"(default {SETTINGS.train.steps}; staircase {STAIRCASE.train.steps}, "
+                        f"lesson {LESSON.train.steps})")
     parser.add_argument("--hops", type=int, help=f"the deepest questions trained and scored "
                         f"(default {SETTINGS.task_kwargs['hops']})")
     ex.add_run_arguments(parser)
@@ -337,11 +398,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     staircase = args.experiment == "staircase"
-    if staircase:
-        s = QUICK_STAIRCASE if args.quick else STAIRCASE
+    if args.experiment in ALONE:
+        full, quick, out, chosen = ALONE[args.experiment]
+        s, chosen = (quick() if args.quick else full()), chosen()
     else:
-        s = QUICK if args.quick else SETTINGS
-    out = args.out or ("out/hops-staircase" if staircase else "out/hops")
+        s, out = (QUICK if args.quick else SETTINGS), "out/hops"
+        chosen = [c for c in cells() if args.experiment in ("all", c.experiment)]
+    out = args.out or out
     changes = {}
     if args.seeds is not None:
         if args.seeds < 1:
@@ -354,8 +417,6 @@ def run(args) -> int:
         if staircase:                 # stages 2, 3, ... up to the deepest
             changes["task_kwargs"]["stages"] = tuple(range(min(2, args.hops), args.hops + 1))
     s = s.replace(**changes)          # Settings checks the task's arguments
-    chosen = (cells((), (), (), STAIR_ROWS) if staircase
-              else [c for c in cells() if args.experiment in ("all", c.experiment)])
     try:
         run_hops(s, out, chosen, N_SCORED["quick" if args.quick else "full"],
                  ex.workers_from_args(args), args.resume, args.overwrite)
@@ -363,12 +424,3 @@ def run(args) -> int:
         return ex.interrupted("hops", args)
     return 0
 
-
-def main(argv=None) -> int:
-    """`python -m minplt.hops` is `python -m minplt hops`."""
-    from minplt import cli
-    return cli.main(["hops", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from minplt import data as datalib
-from minplt import checkpoint, model, parallel
+from minplt import checkpoint, flags, model, parallel
 
 CHECKPOINT_NAME = checkpoint.CHECKPOINT_NAME
 LOG_COLUMNS = ("step", "loss", "val_loss", "val_acc", "lr", "tokens_per_s", "elapsed")
@@ -371,8 +371,15 @@ def _eval_line(step, val_loss, val_acc) -> str:
 
 
 def _duration(seconds: float) -> str:
+    """'42s', '4m05s', '2h05m', '3d04h': the two largest units, so that an ETA of days
+    reads in days and hours rather than thousands of minutes."""
     seconds = int(round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if days:
+        return f"{days}d{hours % 24:02d}h"
+    if hours:
+        return f"{hours}h{minutes % 60:02d}m"
+    return f"{minutes}m{seconds % 60:02d}s" if minutes else f"{seconds}s"
 
 
 # ----------------------------------------------------------------------------------------
@@ -452,6 +459,11 @@ OLD_NAMES = {"width": "n_embd", "layers": "n_layer", "heads": "n_head", "ffn": "
              "blas_threads": "threads"}
 
 
+# The float settings' flags refuse NaN and infinities, naming the flag (minplt/flags.py).
+FLOAT_FLAGS = {"lr": flags.positive_float, "weight_decay": flags.nonnegative_float,
+               "grad_clip": flags.nonnegative_float}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of `train`: the model and data choices, then one flag per TrainSettings
     field. Every default is None here and filled in by resolve_settings: with --resume
@@ -479,7 +491,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(TrainSettings):
         flags = ["--" + f.name.replace("_", "-")] + (["--blas-threads"] if f.name == "threads"
                                                      else [])
-        t.add_argument(*flags, dest=f.name, type=type(f.default),
+        t.add_argument(*flags, dest=f.name, type=FLOAT_FLAGS.get(f.name, type(f.default)),
                        help=f"{f.metadata['help']} (default {f.default})")
     o = parser.add_argument_group("output")
     o.add_argument("--out", help="folder for ckpt.npz, log.csv and log.json")
@@ -585,13 +597,3 @@ def run(args) -> int:
     print(f"done: {result.step} steps in {_duration(result.elapsed)}, val loss "
           f"{result.val_loss:.4f}{accuracy}{saved}")
     return 0
-
-
-def main(argv=None) -> int:
-    """`python -m minplt.train ...` is `python -m minplt train ...`."""
-    from minplt import cli
-    return cli.main(["train", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

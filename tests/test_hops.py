@@ -1,7 +1,9 @@
 """Tests of `python -m minplt hops` (minplt/hops.py): scoring at each depth, the
 summary over seeds and what is read from it, and the command end to end."""
+import dataclasses
 import json
 import string
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -200,3 +202,84 @@ def test_staircase_command_quick_writes_its_table_and_figure(tmp_path, capsys):
     from visualizations import render_all
     drawn = render_all.render_hops(out / "results.json", tmp_path / "figures")
     assert sorted(p.name for p in drawn) == ["staircase.png", "staircase_curves.png"]
+
+
+def test_looped_against_stacked_names_each_count_and_which_is_worse():
+    """The parameter counts follow their rows, and the difference is signed."""
+    def row(name, params, answers):
+        return dict(experiment="depth", row=name, fillers=0, seeds=1, params=params,
+                    n_layer=1, n_loops=1, hops=[1, 2, 3], answers=answers)
+    loop2 = row("loop-2", 56_128, [1.0, 1.0, 0.94])
+    stack2 = row("vanilla-2x", 75_712, [1.0, 1.0, 0.90])
+    lines = hops.findings([loop2, stack2])
+    assert ("loop-2 (56,128 parameters) against vanilla-2x (75,712): loop-2 is 4.0 points "
+            "per answer above it at 3 hop(s), the largest difference") in lines
+    # worse at 2 hops by more than it is better at 3: 'below', at 2 hops
+    loop3 = row("loop-3", 56_128, [1.0, 0.70, 0.95])
+    stack3 = row("vanilla-3x", 95_296, [1.0, 0.95, 0.90])
+    assert hops.compare(loop3, stack3) == (
+        "loop-3 (56,128 parameters) against vanilla-3x (95,296): loop-3 is 25.0 points per "
+        "answer below it at 2 hop(s), the largest difference")
+    assert hops.compare(loop2, loop2).endswith("equal at every depth, to 0.1 point per answer")
+
+
+# ----------------------------------------------------------------------------------------
+# Lesson 07 loads lessons/results/07_hops.json, written by
+#   python -m minplt hops --experiment lesson --out out/hops-lesson
+# (its results.json). It must be current: made with the settings and cells the code
+# defines now, summarized as summarize() does now, and reproducible by the code.
+
+LESSON_JSON = Path(__file__).resolve().parent.parent / "lessons" / "results" / "07_hops.json"
+
+
+def lesson_results():
+    return json.loads(LESSON_JSON.read_text())
+
+
+def test_lesson_results_are_current_in_form():
+    report = lesson_results()
+    s = hops.LESSON
+    assert report["settings"] == json.loads(json.dumps(dataclasses.asdict(s))), (
+        "hops.LESSON changed since lessons/results/07_hops.json was written: rerun "
+        "python -m minplt hops --experiment lesson and copy its results.json there")
+    assert report["task"] == dict(name="pointer", **ex.make_task(s).config())
+    cells = {(r["experiment"], r["row"], r["fillers"]) for r in report["runs"]}
+    assert cells == set(hops.LESSON_CELLS)
+    assert sorted((r["row"], r["fillers"], r["seed"]) for r in report["runs"]) == sorted(
+        (row, fillers, seed) for _, row, fillers in hops.LESSON_CELLS for seed in s.seeds)
+    for run in report["runs"]:
+        assert set(run["answers"]) == {str(k) for k in range(1, s.task_kwargs["hops"] + 1)}
+        assert [step for step, _ in run["curve"]] == list(range(
+            s.train.eval_every, s.train.steps + 1, s.train.eval_every))
+    assert report["rows"] == json.loads(json.dumps(hops.summarize(report["runs"])))
+
+
+def test_lesson_results_are_what_the_code_gives():
+    """The cheapest cell (vanilla), seed 0, trained to its first evaluation, matches the
+    first point of its recorded curve (to a line or two of the validation set: another
+    CPU may round differently)."""
+    recorded = next(r for r in lesson_results()["runs"]
+                    if (r["row"], r["fillers"], r["seed"]) == ("vanilla", 0, 0))
+    first = hops.first_evaluation(hops.Cell("depth", "vanilla", 0), hops.LESSON, 0)
+    step, val_acc = recorded["curve"][0]
+    assert first["step"] == step
+    lines = hops.LESSON.train.eval_batches * hops.LESSON.train.batch_size
+    assert abs(first["val_acc"] - val_acc) <= 2 / lines
+
+
+def test_first_evaluation_stops_at_the_first_evaluation():
+    s = hops.QUICK.replace(train=hops.QUICK.train.replace(steps=20, eval_every=4))
+    first = hops.first_evaluation(hops.Cell("depth", "vanilla", 0), s, 0)
+    assert first["step"] == 4 and 0 <= first["val_acc"] <= 1
+
+
+def test_lesson_command_quick_trains_the_lesson_cells(tmp_path, capsys):
+    from minplt import cli
+    out = tmp_path / "lesson"
+    assert cli.main(["hops", "--experiment", "lesson", "--quick", "--out", str(out)]) == 0
+    report = json.loads((out / "results.json").read_text())
+    assert sorted((r["experiment"], r["row"], r["fillers"]) for r in report["runs"]) == \
+        sorted(hops.LESSON_CELLS)
+    text = (out / "results.md").read_text()
+    assert "scored on 16 lines" in text and "one seed" in text and "| 1 hop | 2 hops |" in text
+    assert (out / "thinking.png").stat().st_size > 0

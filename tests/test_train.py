@@ -4,6 +4,7 @@ stop, Ctrl-C, the logs, and the command line's error messages.
 Every run here is a tiny PLT-2 on a short multihop task: a dozen steps take a second.
 """
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -13,10 +14,15 @@ import time
 import numpy as np
 import pytest
 
-from minplt import checkpoint, data, model
+from minplt import checkpoint, cli, data, model
 from minplt import train as tr
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def train_command(argv) -> int:
+    """`python -m minplt train ARGV`: the command line is the only entry point."""
+    return cli.main(["train", *argv])
 
 
 def small_task():
@@ -128,7 +134,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
 
 
 def test_huge_learning_rate_exits_nonzero_with_a_message(tmp_path, capsys):
-    code = tr.main(["--data", "multihop", "--hops", "2", "--steps", "50", "--lr", "1e6",
+    code = train_command(["--data", "multihop", "--hops", "2", "--steps", "50", "--lr", "1e6",
                     "--batch-size", "4", "--warmup", "0", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 1
@@ -144,7 +150,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path, monkeypatch, capsys):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(tr, "_eval_line", ctrl_c)                # Ctrl-C at the first eval
-    code = tr.main(["--data", "multihop", "--hops", "2", "--steps", "30", "--eval-every", "5",
+    code = train_command(["--data", "multihop", "--hops", "2", "--steps", "30", "--eval-every", "5",
                     "--batch-size", "4", "--out", str(tmp_path)])
     assert code == 130
     assert "checkpoint saved to" in capsys.readouterr().out
@@ -153,7 +159,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path, monkeypatch, capsys):
 
 def test_real_sigint_finishes_the_step_and_saves(tmp_path, ctrl_c):
     """A real Ctrl-C (SIGINT) to a training process: it saves and exits with 130."""
-    cmd = [sys.executable, "-m", "minplt.train", "--length", "4", "--steps", "100000",
+    cmd = [sys.executable, "-m", "minplt", "train", "--length", "4", "--steps", "100000",
            "--batch-size", "4", "--log-every", "1", "--eval-every", "1000000",
            "--checkpoint-every", "1000000", "--out", str(tmp_path)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -201,12 +207,12 @@ def test_text_data_from_a_file(tmp_path):
 def test_cli_trains_and_resumes_with_saved_arguments(tmp_path, capsys):
     args = ["--variant", "loop-2", "--length", "4", "--steps", "6", "--batch-size", "4",
             "--eval-every", "3", "--width", "16", "--out", str(tmp_path)]
-    assert tr.main(args) == 0
+    assert train_command(args) == 0
     # --resume alone brings back the variant, width and data; --steps extends the run
-    assert tr.main(["--out", str(tmp_path), "--resume", "--steps", "8"]) == 0
+    assert train_command(["--out", str(tmp_path), "--resume", "--steps", "8"]) == 0
     out = capsys.readouterr().out
     assert "resuming from" in out and "done: 8 steps" in out
-    assert tr.main(["--out", str(tmp_path), "--resume"]) == 0         # nothing left to do
+    assert train_command(["--out", str(tmp_path), "--resume"]) == 0         # nothing left to do
     assert "nothing new to save" in capsys.readouterr().out
     ckpt = checkpoint.load(str(tmp_path / "ckpt.npz"))
     assert ckpt.config.variant == "loop-2" and ckpt.config.n_embd == 16
@@ -217,7 +223,7 @@ def test_cli_trains_and_resumes_with_saved_arguments(tmp_path, capsys):
     (["--variant", "plt"], "unknown variant 'plt'"),
     (["--variant", "transformer-2"], "unknown variant"),
     (["--steps", "0"], "steps must be an integer >= 1"),
-    (["--lr", "-1"], "learning rate must be a positive number"),
+    (["--lr", "-1"], "argument --lr: must be a number > 0, got '-1'"),
     (["--data", "no/such/file.txt"], "does not exist"),
     (["--data", "parity", "--hops", "3"], "--hops applies to the multihop and pointer tasks only"),
     (["--length", "0"], "length must be"),
@@ -227,13 +233,17 @@ def test_cli_trains_and_resumes_with_saved_arguments(tmp_path, capsys):
     (["--variant", "vanilla-2"], "family 'vanilla' has one loop"),
     (["--data", "pydoc", "--block-size", "0"], "--block-size must be >= 1"),
     (["--block-size", "16"], "the sort task's sequences have a fixed length: drop --block-size"),
-    (["--grad-clip", "-1"], "grad_clip must be a number >= 0 (0 = no clipping), got -1.0"),
-    (["--weight-decay", "-0.1"], "weight_decay must be a number >= 0 (0 = no decay)"),
+    (["--grad-clip", "-1"], "argument --grad-clip: must be a number >= 0, got '-1'"),
+    (["--weight-decay", "-0.1"], "argument --weight-decay: must be a number >= 0"),
     (["--variant", "loop-2", "--window", "4"], "--window sets the G-SWA window, and loop-2 has no G-SWA"),
     (["--seed", "-1"], "seed must be an integer >= 0"),
 ])
 def test_cli_errors_are_messages_not_tracebacks(argv, message, capsys):
-    assert tr.main(argv + ["--batch-size", "2"]) == 2
+    try:                    # a flag's own type stops argparse at once, with exit status 2
+        code = train_command(argv + ["--batch-size", "2"])
+    except SystemExit as stop:
+        code = stop.code
+    assert code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
 
@@ -241,12 +251,12 @@ def test_cli_errors_are_messages_not_tracebacks(argv, message, capsys):
 def test_out_that_cannot_be_a_folder(tmp_path, read_only_folder, capsys):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("keep me")
-    assert tr.main(["--steps", "2", "--out", str(a_file)]) == 2
+    assert train_command(["--steps", "2", "--out", str(a_file)]) == 2
     err = capsys.readouterr().err
     assert f"--out {a_file} is an existing file, not a folder" in err and "Traceback" not in err
     assert a_file.read_text() == "keep me"
     read_only = read_only_folder()
-    assert tr.main(["--steps", "2", "--out", str(read_only / "run")]) == 2
+    assert train_command(["--steps", "2", "--out", str(read_only / "run")]) == 2
     err = capsys.readouterr().err
     assert "read-only" in err and "Traceback" not in err
 
@@ -272,12 +282,12 @@ def test_settings_dataclass_checks_and_names():
 
 
 def test_done_line_says_when_nothing_was_saved(capsys):
-    assert tr.main(["--length", "4", "--steps", "2", "--batch-size", "2"]) == 0
+    assert train_command(["--length", "4", "--steps", "2", "--batch-size", "2"]) == 0
     assert "nothing saved (give --out DIR to keep the model)" in capsys.readouterr().out
 
 
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):
-    assert tr.main(["--out", str(tmp_path / "empty"), "--resume"]) == 2
+    assert train_command(["--out", str(tmp_path / "empty"), "--resume"]) == 2
     assert "no checkpoint" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         run_small(tmp_path / "empty", resume=True)
@@ -287,7 +297,7 @@ def test_text_window_defaults_to_the_preset_s_block_size(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog. " * 80)
     for preset, T in (("tiny", 64), ("small", 256)):
-        assert tr.main(["--data", str(corpus), "--preset", preset, "--steps", "1",
+        assert train_command(["--data", str(corpus), "--preset", preset, "--steps", "1",
                         "--batch-size", "1", "--eval-batches", "1"]) == 0
         assert f"(T={T}," in capsys.readouterr().out
 
@@ -335,3 +345,34 @@ def test_threads_limits_numba_and_restores_it():
     with parallel.threads(1):
         assert numba.get_num_threads() == 1
     assert numba.get_num_threads() == before
+
+
+def test_durations_read_in_the_two_largest_units():
+    assert [tr._duration(s) for s in (0, 42.4, 65, 3599, 3600, 7500, 86399)] == \
+        ["0s", "42s", "1m05s", "59m59s", "1h00m", "2h05m", "23h59m"]
+    assert tr._duration(86400) == "1d00h"
+    assert tr._duration(3 * 86400 + 4 * 3600 + 59 * 60) == "3d04h"
+    assert tr._duration(400 * 86400) == "400d00h"
+    line = tr._progress_line(10, 10**9, 1.5, 1e-3, 1000.0, 10**9 / 10 * 2.0)
+    assert line.endswith("ETA 2314d19h")          # never "3333333m20s"
+
+
+def test_the_command_line_is_the_only_entry_point():
+    """`python -m minplt.train` is not a command: train.py has no main() to import cli
+    back (which made a circle of imports)."""
+    assert not hasattr(tr, "main")
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--lr", "nan", "argument --lr: must be a finite number, got 'nan'"),
+    ("--lr", "0", "argument --lr: must be a number > 0"),
+    ("--weight-decay", "inf", "argument --weight-decay: must be a finite number"),
+    ("--grad-clip", "-1", "argument --grad-clip: must be a number >= 0"),
+])
+def test_float_flags_refuse_nan_infinities_and_out_of_range(flag, value, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        train_command(["--steps", "1", flag, value])
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+    float_fields = [f.name for f in dataclasses.fields(tr.TrainSettings) if f.type == "float"]
+    assert sorted(float_fields) == sorted(tr.FLOAT_FLAGS)       # every float setting

@@ -342,8 +342,9 @@ def _depth_color(row):
 
 def plot_accuracy_vs_hops(rows, chance=None, experiment="depth"):
     """The depth (or staircase) experiment of minplt.hops: a heat map of % answers right
-    (mean over seeds, ± std written in each cell) for each model (rows) and number of
-    hops k (columns), beside the same numbers as curves with one-std error bars. `rows`
+    (mean over seeds, ± std written in each cell when there are several) for each model
+    (rows) and number of hops (columns), beside the same numbers as curves with one-std
+    error bars. `rows`
     are minplt.hops.summarize entries; those of another experiment are skipped."""
     rows = [r for r in rows if r["experiment"] == experiment]
     fig = new_figure((12, 0.55 * len(rows) + 2.6))
@@ -360,10 +361,12 @@ def plot_accuracy_vs_hops(rows, chance=None, experiment="depth"):
             text = f"{grid[i, j]:.0f}" + (f"\n± {spread[i, j]:.0f}" if rows[i]["seeds"] > 1 else "")
             heat_ax.text(j, i, text, ha="center", va="center", fontsize=8,
                          color="black" if grid[i, j] > 60 else "white")
-    heat_ax.set_xticks(range(len(hops)), [f"k={k}" for k in hops])
+    heat_ax.set_xticks(range(len(hops)), [str(k) for k in hops])
     heat_ax.set_yticks(range(len(rows)), [_depth_label(r) for r in rows], fontsize=8)
     heat_ax.set_xlabel("hops per question")
-    heat_ax.set_title("% answers right (mean ± std over seeds)", fontsize=10)
+    seeds = rows[0]["seeds"]
+    heat_ax.set_title("% answers right " + (f"(mean ± std over {seeds} seeds)" if seeds > 1
+                                            else "(one seed)"), fontsize=10)
     fig.colorbar(image, ax=heat_ax, shrink=0.8)
     for r in rows:
         line_ax.errorbar(r["hops"], 100 * np.array(r["answers"]),
@@ -373,12 +376,11 @@ def plot_accuracy_vs_hops(rows, chance=None, experiment="depth"):
         line_ax.axhline(100 * chance, color="grey", linestyle=":", label="guessing")
     line_ax.set_xticks(hops)
     line_ax.set_ylim(0, 105)
-    line_ax.set(xlabel="hops per question k", ylabel="answers right (%)")
+    line_ax.set(xlabel="hops per question", ylabel="answers right (%)")
     line_ax.set_title("Accuracy against hops" + (": solid looped, dashed plain stacks"
                                                  if experiment == "depth" else ""), fontsize=10)
     line_ax.grid(alpha=0.3)
     line_ax.legend(fontsize=8)
-    seeds = rows[0]["seeds"]
     what = ("one shared block looped L times vs plain stacks" if experiment == "depth" else
             "one shared block looped L times, trained with a curriculum")
     fig.suptitle(f"What the loops buy: pointer chasing, {what} ({seeds} seed"
@@ -388,8 +390,8 @@ def plot_accuracy_vs_hops(rows, chance=None, experiment="depth"):
 
 def plot_thinking(rows):
     """The thinking experiment of minplt.hops: % answers right against the number of
-    filler positions before each answer, one panel per number of hops k, one line per
-    model (one-std error bars over seeds)."""
+    filler positions before each answer, one panel per number of hops, one line per
+    model (one-std error bars over seeds, when there are several)."""
     thinking = [r for r in rows if r["experiment"] == "thinking"]
     hops = thinking[0]["hops"] if thinking else []
     fig = new_figure((4 * max(1, len(hops)), 3.6))
@@ -409,8 +411,8 @@ def plot_thinking(rows):
             ax.axvline(k - 1, color="grey", linewidth=0.8, alpha=0.5)
         ax.set_xticks(sorted({r["fillers"] for r in thinking}))
         ax.set_ylim(0, 105)
-        ax.set(xlabel="filler positions before each answer", title=f"k = {k} hop{'s' * (k > 1)} "
-               f"(grey line: k - 1 fillers)")
+        ax.set(xlabel="filler positions before each answer", title=f"{k} hop{'s' * (k > 1)} "
+               f"(grey line: hops - 1 fillers)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("answers right (%)")
     axes[-1].legend(fontsize=8)
