@@ -34,7 +34,7 @@
 #
 # **Time:** about 25 minutes to read and work through; running it takes about 3 minutes
 # on a 2-core CPU (full version: it retrains the four models of one seed; machines
-# differ), under 2 minutes with `MINPLT_LECTURE=1` (it retrains two), seconds with
+# differ), about 2 minutes with `MINPLT_LECTURE=1` (it retrains two), seconds with
 # `MINPLT_FAST=1`.
 #
 # A looped model buys depth with compute instead of parameters. PLT makes that compute
@@ -42,7 +42,8 @@
 # problem whose steps must come one after another, each pass can take one more step (a
 # block looped `L` times can do much of what `L` stacked blocks do: "Reasoning with
 # Latent Thoughts: On the Power of Looped Transformers", arXiv 2502.17416, 2025). This
-# lesson measures that on **pointer chasing**, which lesson 06's ablation also uses:
+# lesson measures that on **pointer chasing** (`python -m minplt ablate --task pointer`
+# runs the paper's ablation on it too; lesson 06 ran it on text):
 #
 # 1. the task, and why one block follows one pointer;
 # 2. depth: one block run once (vanilla) against the same block looped twice (loop-2),
