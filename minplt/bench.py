@@ -86,6 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                               "overhead dominates")
     section.add_argument("--no-small", action="store_true", help="skip the small section")
     parser.add_argument("--no-train", action="store_true", help="skip training throughput")
+    parser.add_argument("--no-demo-size", action="store_true",
+                        help="skip the decode steps at the demo's size (width 64, one block)")
     parser.add_argument("--no-kernels", action="store_true",
                         help="skip the linear_rows against numpy micro-benchmark")
     parser.add_argument("--quick", action="store_true",
@@ -127,7 +129,7 @@ def machine_info(backends) -> dict:
     machine = {"cpu": info["cpu"], "threads": info["threads"], "numpy": info["numpy"],
                "numba": info["numba"], "blas": info["blas"],
                "python": platform.python_version(), "jit_disabled": info["jit_disabled"],
-               "omp_wait_policy": info["omp_wait_policy"]}
+               "omp_wait_policy": info["omp_wait_policy"], "decode_step": info["decode_step"]}
     if "numba" in backends:
         machine["kernel_compile_s"] = kernels.warmup("float32")
         machine["threading_layer"] = kernels.backend_info()["threading_layer"]
@@ -311,33 +313,56 @@ def batch_summary(rows) -> dict:
     return out
 
 
+def product_impls():
+    """The products of R rows the table compares, each as (prepare(w), product(x, w')):
+    numpy's `@`; kernels.linear_rows (BLAS from BLAS_MIN_ROWS rows); and the packed
+    product of the compiled decode step, w packed once into panels beforehand."""
+    from minplt import kernels
+    return {"numpy": (lambda w: w, np.matmul),
+            "rows": (lambda w: w, kernels.linear_rows),
+            "packed": (lambda w: (kernels.pack_panels(w), w.shape[1]),
+                       lambda x, wp: kernels.linear_rows_packed(x, *wp))}
+
+
 def kernel_section(shapes, rows_list, log, quick=False):
-    """Median microseconds of x (R,C) @ w (C,N) for each R, numpy `@` and the numba
-    kernel, w from memory (cycling through copies that together exceed the last-level
-    cache, as in decoding)."""
+    """Lower-quartile microseconds of x (R,C) @ w (C,N) for each R and each product of
+    product_impls, w from memory (cycling through copies that together exceed the
+    last-level cache, as in decoding). The implementations take turns at every R, so a
+    burst of other work on the machine slows them alike."""
     from minplt import kernels
     rng = np.random.default_rng(0)
-    impls = {"numpy": np.matmul, "numba": kernels.linear_rows}
     rows = []
     for C, N in shapes:
         w = rng.standard_normal((C, N)).astype(np.float32)
-        copies = [w.copy() for _ in range(max(1, min(64, (96 << 20) // w.nbytes)))]
-        for impl, product in impls.items():
-            settle(quick)
-            us = []
-            for R in rows_list:
-                x = rng.standard_normal((R, C)).astype(np.float32)
+        n_copies = max(1, min(16 if quick else 64, (96 << 20) // w.nbytes))
+        impls = {name: ([prepare(w.copy()) for _ in range(n_copies)], product)
+                 for name, (prepare, product) in product_impls().items()}
+        us = {name: [] for name in impls}
+        for R in rows_list:
+            x = rng.standard_normal((R, C)).astype(np.float32)
+            for name, (copies, product) in impls.items():
+                settle(quick)
                 i = iter(range(1 << 30))
                 times = timing.repeat(lambda: product(x, copies[next(i) % len(copies)]),
                                       repeats=max(10, len(copies)), warmup=3)
-                us.append(1e6 * statistics.median(times))
-            rows.append({"shape": [C, N], "resident": "memory", "impl": impl, "rows": list(rows_list),
-                         "us": us})
+                us[name].append(1e6 * float(np.percentile(times, 25)))
+        for name in impls:
+            rows.append({"shape": [C, N], "resident": "memory", "impl": name,
+                         "rows": list(rows_list), "us": us[name]})
     lines = [f"  {'w (C,N)':11s}{'impl':7s}" + "".join(f"{'R=' + str(R):>8s}" for R in rows_list)]
     for row in rows:
         lines.append(f"  {'%dx%d' % tuple(row['shape']):11s}{row['impl']:7s}"
                      + "".join(f"{t:8.0f}" for t in row["us"]))
-    lines.append(f"  (linear_rows hands R >= {kernels.BLAS_MIN_ROWS} rows to BLAS)")
+        if row["impl"] == "packed":
+            numpy = next(r["us"] for r in rows if r["shape"] == row["shape"]
+                         and r["impl"] == "numpy")
+            lines.append(f"  {'':11s}{'x R=1':7s}" + "".join(f"{t / row['us'][0]:8.2f}"
+                                                            for t in row["us"]))
+            lines.append(f"  {'':11s}{'/numpy':7s}" + "".join(f"{t / n:8.2f}"
+                                                             for t, n in zip(row["us"], numpy)))
+    lines.append(f"  rows = kernels.linear_rows (BLAS from R = {kernels.BLAS_MIN_ROWS}); packed "
+                 f"= kernels.linear_rows_packed, panels of {kernels.PANEL} columns (the "
+                 "compiled step's product); 'x R=1': its time over its 1-row time")
     text = "\n".join(lines)
     log(text)
     return rows, text
@@ -464,6 +489,94 @@ def targets(rows, bandwidth) -> list[dict]:
             for name, op, goal in TARGETS if name in values]
 
 
+BATCH_TARGETS = (("plt-2/vanilla", 1.15), ("measured/roofline", 1.6))   # batches 1-8
+DEMO_TARGETS = (("plt-2/loop-2", 0.7), ("plt-2/vanilla", 1.3))
+
+
+def batch_targets(result) -> list[dict]:
+    """The issue's targets on the batch sweep (batches up to 8): plt-2/vanilla <= 1.15 at
+    each batch, and every variant within 1.6x of its roofline (its worst batch)."""
+    out = []
+    for batch, value in result["summary"]["plt-2/vanilla"].items():
+        if batch <= 8:
+            out.append({"name": f"plt-2/vanilla at batch {batch}", "value": value,
+                        "goal": "<= 1.15", "met": bool(value <= 1.15)})
+    for variant in dict.fromkeys(r["variant"] for r in result["rows"]):
+        worst = max(((r["ms_per_step"] / r["roofline_ms"], r["batch"]) for r in result["rows"]
+                     if r["variant"] == variant and r["batch"] <= 8), default=None)
+        if worst:
+            out.append({"name": f"{variant} measured/roofline, worst of batches 1-8 "
+                                f"(batch {worst[1]})", "value": worst[0], "goal": "<= 1.60",
+                        "met": bool(worst[0] <= 1.6)})
+    return out
+
+
+def demo_targets(rows) -> list[dict]:
+    """The issue's targets at the demo's size, numba backend, per step."""
+    us = {r["variant"]: r["us_per_step"] for r in rows if r["backend"] == "numba"}
+    out = []
+    for name, goal in DEMO_TARGETS:
+        mine, other = name.split("/")
+        if mine in us and other in us:
+            value = us[mine] / us[other]
+            out.append({"name": f"demo size: {name}", "value": value, "goal": f"<= {goal:.2f}",
+                        "met": bool(value <= goal)})
+    return out
+
+
+def targets_text(items) -> str:
+    return "\n".join(f"  {t['name']:58s}{t['value']:7.3f} {t['goal']:>8s}  "
+                      f"{'met' if t['met'] else 'MISSED'}" for t in items)
+
+
+# ----------------------------------------------------------------------------------------
+# The demo's size: width 64, one block, the pointer task's vocabulary
+
+DEMO_VARIANTS = ("vanilla", "loop-2", "plt-2")
+
+
+def demo_section(backends, seed, log, quick=False) -> list[dict]:
+    """Microseconds per decode step at the size of `make demo` (experiments.SETTINGS: its
+    model, its task's vocabulary and a prompt of its task), timed as the demo times it
+    (model.step after a prefill, the best of the runs), the variants taking turns."""
+    from minplt import experiments
+    s = experiments.SETTINGS
+    task = experiments.make_task(s)
+    stack = dataclasses.replace(s.model, vocab_size=task.vocab_size,
+                                block_size=max(s.model.block_size, task.block_size))
+    prompt = task.tokenizer.encode(task.sample("val", np.random.default_rng(seed))[0])
+    n_tokens = 4 if quick else 32
+    configs = {}
+    for variant in DEMO_VARIANTS:
+        looped = M.make_config(variant)
+        configs[variant] = dataclasses.replace(stack, n_loops=looped.n_loops, clp=looped.clp,
+                                               kv_share=looped.kv_share, gswa=looped.gswa)
+    params = M.init_params(configs["plt-2"], seed)      # every variant reads the same arrays
+    best = {}
+    for _ in range(2 if quick else 7):
+        for backend in backends:
+            for variant, cfg in configs.items():
+                seconds = min(experiments.decode_times(params, cfg, prompt, n_tokens,
+                                                       repeats=1, backend=backend))
+                key = (variant, backend)
+                best[key] = min(best.get(key, seconds), seconds)
+    c = stack
+    log(f"  width {c.n_embd}, {c.n_head} heads, F {c.d_ff}, {c.n_layer} block(s), vocab "
+        f"{c.vocab_size}, prompt {len(prompt)}, {n_tokens} steps")
+    return [{"variant": v, "backend": b, "us_per_step": 1e6 * t, "n_embd": c.n_embd,
+             "n_layer": c.n_layer, "vocab_size": c.vocab_size, "prompt": len(prompt)}
+            for (v, b), t in best.items()]
+
+
+def demo_table(rows) -> str:
+    vanilla = {r["backend"]: r["us_per_step"] for r in rows if r["variant"] == "vanilla"}
+    lines = [f"  {'variant':9s}{'backend':8s}{'us/step':>10s}{'x vanilla':>10s}"]
+    for r in rows:
+        lines.append(f"  {r['variant']:9s}{r['backend']:8s}{r['us_per_step']:10.1f}"
+                     f"{r['us_per_step'] / vanilla[r['backend']]:10.2f}")
+    return "\n".join(lines)
+
+
 def decode_table(rows, bandwidth, values) -> str:
     vanilla = {r["backend"]: r["ms_per_token"] for r in rows if r["variant"] == "vanilla"}
     lines = [f"  {'variant':9s}{'schedule':11s}{'backend':8s}{'ms/token':>10s}{'(min-max)':>16s}"
@@ -563,6 +676,9 @@ def run(args) -> int:
            if machine["jit_disabled"] else "")
         + (f"; kernel compile/load {machine['kernel_compile_s']:.2f} s"
            if "kernel_compile_s" in machine else ""))
+    if "numba" in backends:
+        log(f"  decode  : numba backend: {machine['decode_step']} (decode_step.py), weights "
+            "packed into panels at a cache's first step")
     log(f"  load    : {load_before:.2f} (1-minute load average before the run)")
     if load_before >= 0.5 * (os.cpu_count() or 1):
         log("  WARNING : other processes are using the CPUs: every time is inflated, and the "
@@ -590,29 +706,39 @@ def run(args) -> int:
         block = "\n" + title + "\n" + decode_table(rows, bandwidth, values)
         if name == "decode":
             result["decode"], result["bandwidth"] = rows, bandwidth
-            result["targets"] = targets(rows, bandwidth)
-            block += "\n  Targets at batch 1 (numba): " + "; ".join(
-                f"{t['name']} {t['value']:.3f} {t['goal']}: {'met' if t['met'] else 'MISSED'}"
-                for t in result["targets"])
+            result["targets"] = targets(rows, bandwidth) + result.get("targets", [])
         else:
             result["small"] = {"config": dataclasses.asdict(size.config), "decode": rows,
                                "bandwidth": bandwidth}
         report.append(block)
+
+    if not args.no_demo_size:
+        title = "Decode at the demo's size (`make demo`): best us per step, batch 1"
+        log("\n" + title)
+        result["demo_size"] = demo_section(backends, args.seed, log, args.quick)
+        result.setdefault("targets", []).extend(demo_targets(result["demo_size"]))
+        report.append("\n" + title + "\n" + demo_table(result["demo_size"]))
 
     if batches:
         title = (f"Batch sweep (numba): batch {', '.join(map(str, batches))}, prompt "
                  f"{big.prompt}, median ms per step")
         log("\n" + title)
         result["batch"] = batch_section(big, variants, batches, args.seed, log, args.quick)
+        result.setdefault("targets", []).extend(batch_targets(result["batch"]))
         report.append("\n" + title + "\n" + batch_table(result["batch"]))
+
+    if result.get("targets"):
+        report.append("\nTargets (issue 18; ratios from this run, numba backend):\n"
+                      + targets_text(result["targets"]))
 
     if not args.no_kernels and "numba" in backends:
         c = big.config
         shapes = [(c.n_embd, c.d_ff), (c.n_embd, c.n_embd), (c.d_ff, c.n_embd)]
-        log("\nlinear_rows against numpy `@`: median microseconds of x (R,C) @ w (C,N), float32")
+        log("\nProducts of R rows: lower-quartile microseconds of x (R,C) @ w (C,N), float32")
         result["kernels"], text = kernel_section(shapes, SWEEP_ROWS[:4] if args.quick
                                                  else SWEEP_ROWS, log, args.quick)
-        report.append("\nlinear_rows against numpy `@` (median us, w from memory)\n" + text)
+        report.append("\nProducts of R rows against numpy `@` (lower-quartile us, w from "
+                      "memory)\n" + text)
 
     if not args.no_train:
         sizes = train_sizes(args.quick)

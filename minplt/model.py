@@ -332,16 +332,16 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def swiglu_forward(h1, h3):
-    """z = silu(h1) * h3, silu(x) = x * sigmoid(x)."""
-    return h1 * sigmoid(h1) * h3
+def swiglu_forward(mw1, mw3):
+    """z = silu(mw1) * mw3, silu(x) = x * sigmoid(x); mw1 = m @ w1, mw3 = m @ w3."""
+    return mw1 * sigmoid(mw1) * mw3
 
 
-def swiglu_backward(dz, h1, h3):
-    """Forward was z = h1 sig(h1) h3, so dh3 = dz silu(h1) and
-    dh1 = dz h3 sig(h1) (1 + h1 (1 - sig(h1)))."""
-    sig = sigmoid(h1)
-    return dz * h3 * sig * (1.0 + h1 * (1.0 - sig)), dz * h1 * sig
+def swiglu_backward(dz, mw1, mw3):
+    """Forward was z = mw1 sig(mw1) mw3, so dmw3 = dz silu(mw1) and
+    dmw1 = dz mw3 sig(mw1) (1 + mw1 (1 - sig(mw1)))."""
+    sig = sigmoid(mw1)
+    return dz * mw3 * sig * (1.0 + mw1 * (1.0 - sig)), dz * mw1 * sig
 
 
 def cross_entropy_forward(logits, targets):
@@ -430,7 +430,7 @@ def loop_attention_kind(cfg: Config, loop: int) -> str:
 class BlockActs:
     """What one block's forward keeps for its backward. Only block_forward writes it.
     Shapes: (B,T,C) for u, a, y, u_mid, m; (B,H,T,D) for q, k, v, y_glob, y_loc;
-    (B,H,T,T) for probs, probs_loc; (B,T,H) for gate; (B,T,F) for h1, h3, z."""
+    (B,H,T,T) for probs, probs_loc; (B,T,H) for gate; (B,T,F) for mw1, mw3, z."""
     kind: str                    # 'own', 'shared' or 'gswa' (loop_attention_kind)
     u: np.ndarray                # the block's input
     a: np.ndarray                # RMSNorm(u; attn_norm)
@@ -448,9 +448,13 @@ class BlockActs:
     u_mid: np.ndarray            # u + y @ wo
     m: np.ndarray                # RMSNorm(u_mid; mlp_norm)
     rstd_mlp: np.ndarray         # (B,T,1)
-    h1: np.ndarray               # m @ w1
-    h3: np.ndarray               # m @ w3
-    z: np.ndarray                # silu(h1) * h3
+    mw1: np.ndarray              # m @ w1 (not h^(1): a product inside the block)
+    mw3: np.ndarray              # m @ w3
+    z: np.ndarray                # silu(mw1) * mw3
+
+    # The old names of mw1 and mw3, read by lesson 00 until it says mw1: remove then.
+    h1 = property(lambda self: self.mw1)
+    h3 = property(lambda self: self.mw3)
 
 
 def block_forward(params, cfg, j, u, kind, shared_kv, cos, sin, ops=None):
@@ -483,13 +487,13 @@ def block_forward(params, cfg, j, u, kind, shared_kv, cos, sin, ops=None):
     y = merge_heads(y)                                                   # (B,T,C)
     u_mid = u + y @ params[p + "wo"]                                     # (B,T,C)
     m, rstd_mlp = ops.rmsnorm_forward(u_mid, params[p + "mlp_norm"], cfg.norm_eps)
-    h1 = m @ params[p + "w1"]                                            # (B,T,F)
-    h3 = m @ params[p + "w3"]                                            # (B,T,F)
-    z = ops.swiglu_forward(h1, h3)                                       # (B,T,F)
+    mw1 = m @ params[p + "w1"]                                           # (B,T,F)
+    mw3 = m @ params[p + "w3"]                                           # (B,T,F)
+    z = ops.swiglu_forward(mw1, mw3)                                       # (B,T,F)
     out = u_mid + z @ params[p + "w2"]                                   # (B,T,C)
     acts = BlockActs(kind, u, a, rstd_attn, q, k, v,
                      shared_kv if kind != "own" else None, probs, probs_loc, y_glob,
-                     y_loc, gate, y, u_mid, m, rstd_mlp, h1, h3, z)
+                     y_loc, gate, y, u_mid, m, rstd_mlp, mw1, mw3, z)
     return out, acts
 
 
@@ -506,10 +510,10 @@ def block_backward(params, cfg, j, dout, c: BlockActs, grads, dshared, cos, sin,
     # forward: out = u_mid + z @ w2, z = swiglu(m w1, m w3), m = rmsnorm(u_mid)
     grads[p + "w2"] += weight_grad(c.z, dout)
     dz = dout @ params[p + "w2"].T                                       # (B,T,F)
-    dh1, dh3 = ops.swiglu_backward(dz, c.h1, c.h3)
-    grads[p + "w1"] += weight_grad(c.m, dh1)
-    grads[p + "w3"] += weight_grad(c.m, dh3)
-    dm = dh1 @ params[p + "w1"].T + dh3 @ params[p + "w3"].T             # (B,T,C)
+    dmw1, dmw3 = ops.swiglu_backward(dz, c.mw1, c.mw3)
+    grads[p + "w1"] += weight_grad(c.m, dmw1)
+    grads[p + "w3"] += weight_grad(c.m, dmw3)
+    dm = dmw1 @ params[p + "w1"].T + dmw3 @ params[p + "w3"].T             # (B,T,C)
     dx, dg = ops.rmsnorm_backward(dm, c.u_mid, params[p + "mlp_norm"], c.rstd_mlp)
     grads[p + "mlp_norm"] += dg
     du_mid = dout + dx
@@ -794,7 +798,8 @@ class DecodeCache:
     carried: (L-1, B, C) h^(l)_{t-1}, l = 1..L-1, handed to the next step (clp).
     pos: (B,) positions already in the cache, per sequence.
     trace: (position, loop) cells of every pass, for sequence 0.
-    ops: the row operations every step uses (get_ops), chosen once when the cache is made."""
+    ops: the row operations every step uses (get_ops), chosen once when the cache is made.
+    packed: the weights packed for the compiled step (numba backend), made at its first step."""
     k: np.ndarray
     v: np.ndarray
     k_ring: np.ndarray | None
@@ -804,6 +809,7 @@ class DecodeCache:
     pos: np.ndarray
     trace: list = field(default_factory=list)
     ops: SimpleNamespace | None = None
+    packed: object = None        # the numba backend's packed weights (decode_step.py)
 
     @property
     def batch_size(self) -> int:
@@ -922,8 +928,16 @@ _OPS: dict[str, SimpleNamespace] = {}
 
 def get_ops(backend: str) -> SimpleNamespace:
     """The row operations of a decode pass: 'numpy' (the functions above) or 'numba'
-    (kernels.py, same names and arguments)."""
-    return backend_ops(backend, ROW_OPS, "kernels", _OPS)
+    (kernels.py, same names and arguments); `.backend` names which, and
+    `.compiled_step` is the numba backend's whole step in one call (decode_step.py; None
+    on numpy), which step_batch runs instead of the schedules below."""
+    ops = backend_ops(backend, ROW_OPS, "kernels", _OPS)
+    if not hasattr(ops, "backend"):
+        import importlib
+        ops.backend = backend
+        ops.compiled_step = importlib.import_module("minplt.decode_step").step_batch \
+            if backend == "numba" else None
+    return ops
 
 
 def stack_rows(params, cfg: Config, cache: DecodeCache, u, loops):
@@ -1047,22 +1061,28 @@ def prefill(params, cfg: Config, prompt, capacity: int | None = None, backend: s
     return logits[0], cache
 
 
-def _begin_step(params, cfg, cache, tokens):
-    """Check the B tokens of a step; returns them and their embeddings E (B,C)."""
+def check_step_tokens(cfg, cache, tokens):
+    """The B tokens of a step as an int64 array, or a clear ValueError (also used by the
+    compiled step, decode_step.py)."""
     tokens = np.asarray(tokens)
-    if tokens.dtype == object or not np.issubdtype(tokens.dtype, np.integer) \
-            or tokens.ndim != 1:
+    if tokens.dtype.kind not in "iu" or tokens.ndim != 1:     # integers (not bool, object)
         raise ValueError(f"tokens must be one integer token id per sequence, got {tokens!r}")
     if len(tokens) != cache.batch_size:
         raise ValueError(f"the cache holds {cache.batch_size} sequence(s), but {len(tokens)} "
                          "token(s) were given: pass one token per sequence")
-    bad = tokens[(tokens < 0) | (tokens >= cfg.vocab_size)]
-    if bad.size:
-        raise ValueError(f"token {int(bad[0])} is outside the vocabulary 0..{cfg.vocab_size - 1}")
-    if cache.pos.max() >= cache.capacity:
+    ids = tokens.tolist()                  # a few ids: Python's min/max are the quickest
+    if min(ids) < 0 or max(ids) >= cfg.vocab_size:
+        bad = next(t for t in ids if t < 0 or t >= cfg.vocab_size)
+        raise ValueError(f"token {bad} is outside the vocabulary 0..{cfg.vocab_size - 1}")
+    if max(cache.pos.tolist()) >= cache.capacity:
         raise ValueError(f"the cache is full ({cache.capacity} positions): start a new cache "
                          "with a larger capacity (default: config.block_size)")
-    return params["wte"][tokens]                                         # E_t (B,C)
+    return tokens if tokens.dtype == np.int64 else tokens.astype(np.int64)
+
+
+def _begin_step(params, cfg, cache, tokens):
+    """Check the B tokens of a step; returns their embeddings E (B,C)."""
+    return params["wte"][check_step_tokens(cfg, cache, tokens)]           # E_t (B,C)
 
 
 def step_sequential(params, cfg: Config, cache: DecodeCache, tokens):
@@ -1113,14 +1133,28 @@ def step_parallel(params, cfg: Config, cache: DecodeCache, tokens):
 SCHEDULES = {"sequential": step_sequential, "parallel": step_parallel}
 
 
-def step_batch(params, cfg, cache, tokens, schedule="auto"):
-    """One decode step for every sequence of the cache: tokens (B,) -> logits (B,V),
-    with the named schedule ('auto' = parallel for CLP models), on the backend the cache
-    was made with (prefill's `backend`)."""
+def resolve_schedule(cfg, schedule):
+    """'auto' -> 'parallel' for CLP models, else 'sequential'; an unknown name, or the
+    parallel schedule without CLP, is a ValueError."""
     if schedule == "auto":
         schedule = "parallel" if cfg.clp else "sequential"
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; choose 'sequential', 'parallel' or 'auto'")
+    if schedule == "parallel" and not cfg.clp:
+        raise ValueError(f"the parallel schedule needs cross-loop parallelism (clp); "
+                         f"{cfg.variant} must use the sequential schedule")
+    return schedule
+
+
+def step_batch(params, cfg, cache, tokens, schedule="auto"):
+    """One decode step for every sequence of the cache: tokens (B,) -> logits (B,V),
+    with the named schedule ('auto' = parallel for CLP models), on the backend the cache
+    was made with (prefill's `backend`). The numba backend runs the whole step as one
+    compiled call (decode_step.py), tested equal to the NumPy step above."""
+    schedule = resolve_schedule(cfg, schedule)
+    compiled = getattr(cache.ops, "compiled_step", None)
+    if compiled is not None:
+        return compiled(params, cfg, cache, tokens, schedule)
     return SCHEDULES[schedule](params, cfg, cache, tokens)
 
 

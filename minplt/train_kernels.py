@@ -8,7 +8,7 @@ Every public kernel here has the name, arguments and results of its NumPy versio
     rope_forward(x, cos, sin) -> y                   rope_backward(dy, cos, sin) -> dx
     attention_forward(q, k, v, mask, scale) -> y, probs
     attention_backward(dy, q, k, v, probs, scale) -> dq, dk, dv
-    swiglu_forward(h1, h3) -> z                      swiglu_backward(dz, h1, h3) -> dh1, dh3
+    swiglu_forward(mw1, mw3) -> z                      swiglu_backward(dz, mw1, mw3) -> dmw1, dmw3
     cross_entropy_forward(logits, targets) -> loss, probs
     cross_entropy_backward(probs, targets) -> dlogits
     adamw_update(p, g, m, v, lr, b1, b2, eps, weight_decay, t)      (in place)
@@ -260,78 +260,78 @@ CHUNK = 1024
 
 
 @njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
-def _swiglu_forward_chunk(h1, h3, z, chunk, e, bits):
+def _swiglu_forward_chunk(mw1, mw3, z, chunk, e, bits):
     start = chunk * CHUNK
-    n = min(CHUNK, h1.shape[0] - start)
+    n = min(CHUNK, mw1.shape[0] - start)
     for i in range(n):
-        e[i] = -h1[start + i]
-    _exp_row(e[:n], e.dtype.type(0), bits)                  # e = exp(-h1)
-    one = h1.dtype.type(1)                           # a literal 1.0 would compute in float64
+        e[i] = -mw1[start + i]
+    _exp_row(e[:n], e.dtype.type(0), bits)                  # e = exp(-mw1)
+    one = mw1.dtype.type(1)                           # a literal 1.0 would compute in float64
     for i in range(n):
-        z[start + i] = h1[start + i] / (one + e[i]) * h3[start + i]
+        z[start + i] = mw1[start + i] / (one + e[i]) * mw3[start + i]
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, parallel=True)
-def _swiglu_forward_parallel(h1, h3, z):
-    n_chunks = (h1.shape[0] + CHUNK - 1) // CHUNK
-    e, bits = np.empty((n_chunks, CHUNK), h1.dtype), np.empty((n_chunks, CHUNK), np.int32)
+def _swiglu_forward_parallel(mw1, mw3, z):
+    n_chunks = (mw1.shape[0] + CHUNK - 1) // CHUNK
+    e, bits = np.empty((n_chunks, CHUNK), mw1.dtype), np.empty((n_chunks, CHUNK), np.int32)
     for chunk in prange(n_chunks):
-        _swiglu_forward_chunk(h1, h3, z, chunk, e[chunk], bits[chunk])
+        _swiglu_forward_chunk(mw1, mw3, z, chunk, e[chunk], bits[chunk])
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def _swiglu_forward_serial(h1, h3, z):
-    e, bits = np.empty(CHUNK, h1.dtype), np.empty(CHUNK, np.int32)
-    for chunk in range((h1.shape[0] + CHUNK - 1) // CHUNK):
-        _swiglu_forward_chunk(h1, h3, z, chunk, e, bits)
+def _swiglu_forward_serial(mw1, mw3, z):
+    e, bits = np.empty(CHUNK, mw1.dtype), np.empty(CHUNK, np.int32)
+    for chunk in range((mw1.shape[0] + CHUNK - 1) // CHUNK):
+        _swiglu_forward_chunk(mw1, mw3, z, chunk, e, bits)
 
 
-def swiglu_forward(h1, h3):
-    """z = silu(h1) * h3, silu(x) = x * sigmoid(x)."""
-    a, b = _flat(h1), _flat(h3)
+def swiglu_forward(mw1, mw3):
+    """z = silu(mw1) * mw3, silu(x) = x * sigmoid(x)."""
+    a, b = _flat(mw1), _flat(mw3)
     z = np.empty_like(a)
     (_swiglu_forward_parallel if _parallel(a.size) else _swiglu_forward_serial)(a, b, z)
-    return z.reshape(h1.shape)
+    return z.reshape(mw1.shape)
 
 
 @njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
-def _swiglu_backward_chunk(dz, h1, h3, dh1, dh3, chunk, e, bits):
-    """Forward was z = h1 sig(h1) h3: dh3 = dz h1 sig, dh1 = dz h3 sig (1 + h1 (1 - sig))."""
+def _swiglu_backward_chunk(dz, mw1, mw3, dmw1, dmw3, chunk, e, bits):
+    """Forward was z = mw1 sig(mw1) mw3: dmw3 = dz mw1 sig, dmw1 = dz mw3 sig (1 + mw1 (1 - sig))."""
     start = chunk * CHUNK
-    n = min(CHUNK, h1.shape[0] - start)
+    n = min(CHUNK, mw1.shape[0] - start)
     for i in range(n):
-        e[i] = -h1[start + i]
+        e[i] = -mw1[start + i]
     _exp_row(e[:n], e.dtype.type(0), bits)
-    one = h1.dtype.type(1)
+    one = mw1.dtype.type(1)
     for i in range(n):
-        a = h1[start + i]
+        a = mw1[start + i]
         sig = one / (one + e[i])
-        dh1[start + i] = dz[start + i] * h3[start + i] * sig * (one + a * (one - sig))
-        dh3[start + i] = dz[start + i] * a * sig
+        dmw1[start + i] = dz[start + i] * mw3[start + i] * sig * (one + a * (one - sig))
+        dmw3[start + i] = dz[start + i] * a * sig
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, parallel=True)
-def _swiglu_backward_parallel(dz, h1, h3, dh1, dh3):
-    n_chunks = (h1.shape[0] + CHUNK - 1) // CHUNK
-    e, bits = np.empty((n_chunks, CHUNK), h1.dtype), np.empty((n_chunks, CHUNK), np.int32)
+def _swiglu_backward_parallel(dz, mw1, mw3, dmw1, dmw3):
+    n_chunks = (mw1.shape[0] + CHUNK - 1) // CHUNK
+    e, bits = np.empty((n_chunks, CHUNK), mw1.dtype), np.empty((n_chunks, CHUNK), np.int32)
     for chunk in prange(n_chunks):
-        _swiglu_backward_chunk(dz, h1, h3, dh1, dh3, chunk, e[chunk], bits[chunk])
+        _swiglu_backward_chunk(dz, mw1, mw3, dmw1, dmw3, chunk, e[chunk], bits[chunk])
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def _swiglu_backward_serial(dz, h1, h3, dh1, dh3):
-    e, bits = np.empty(CHUNK, h1.dtype), np.empty(CHUNK, np.int32)
-    for chunk in range((h1.shape[0] + CHUNK - 1) // CHUNK):
-        _swiglu_backward_chunk(dz, h1, h3, dh1, dh3, chunk, e, bits)
+def _swiglu_backward_serial(dz, mw1, mw3, dmw1, dmw3):
+    e, bits = np.empty(CHUNK, mw1.dtype), np.empty(CHUNK, np.int32)
+    for chunk in range((mw1.shape[0] + CHUNK - 1) // CHUNK):
+        _swiglu_backward_chunk(dz, mw1, mw3, dmw1, dmw3, chunk, e, bits)
 
 
-def swiglu_backward(dz, h1, h3):
-    """-> dh1, dh3 (like h1)."""
-    d, a, b = _flat(dz), _flat(h1), _flat(h3)
-    dh1, dh3 = np.empty_like(a), np.empty_like(a)
+def swiglu_backward(dz, mw1, mw3):
+    """-> dmw1, dmw3 (like mw1)."""
+    d, a, b = _flat(dz), _flat(mw1), _flat(mw3)
+    dmw1, dmw3 = np.empty_like(a), np.empty_like(a)
     run = _swiglu_backward_parallel if _parallel(a.size) else _swiglu_backward_serial
-    run(d, a, b, dh1, dh3)
-    return dh1.reshape(h1.shape), dh3.reshape(h1.shape)
+    run(d, a, b, dmw1, dmw3)
+    return dmw1.reshape(mw1.shape), dmw3.reshape(mw1.shape)
 
 
 # ----------------------------------------------------------------------------------------

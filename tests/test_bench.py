@@ -60,6 +60,23 @@ def test_quick_bench_json_has_every_key(quick_result):
                  "numba: plt-2 sequential/parallel", "numba/numpy: plt-2 parallel",
                  "small numba: plt-2/vanilla"):
         assert name in result["ratios"], name
+    demo = {(r["variant"], r["backend"]) for r in result["demo_size"]}
+    assert demo == {(v, b) for v in bench.DEMO_VARIANTS for b in ("numpy", "numba")}
+    assert all(r["us_per_step"] > 0 and r["n_embd"] == 64 for r in result["demo_size"])
+    assert {r["impl"] for r in result["kernels"]} == {"numpy", "rows", "packed"}
+
+
+def test_quick_bench_reports_the_targets_met_or_missed(quick_result):
+    """Every target has its value, its goal and whether it was met; the batch-1 ones and
+    the demo-size ones are there."""
+    items = quick_result["targets"]
+    for t in items:
+        assert set(t) == {"name", "value", "goal", "met"} and isinstance(t["met"], bool)
+        op, goal = t["goal"].split()
+        assert t["met"] == (t["value"] <= float(goal) if op == "<=" else t["value"] >= float(goal))
+    names = {t["name"] for t in items}
+    assert {"plt-2/vanilla", "plt-3/vanilla", "plt-2/loop-2", "demo size: plt-2/loop-2",
+            "demo size: plt-2/vanilla"} <= names
 
 
 def test_quick_bench_kv_bytes_follow_the_memory_table(quick_result):
@@ -113,7 +130,7 @@ def test_quick_batch_sweep_has_the_roofline(tmp_path):
     out = tmp_path / "b.json"
     assert bench.main(["--quick", "--batch", "1,3", "--variants", "vanilla,loop-2,plt-2",
                        "--backends", "numba", "--no-small", "--no-train", "--no-kernels",
-                       "--out", str(out)]) == 0
+                       "--no-demo-size", "--out", str(out)]) == 0
     sweep = json.loads(out.read_text())["batch"]
     assert sweep["gb_per_s"] > 0 and sweep["gflop_per_s"] > 0
     seen = {(r["variant"], r["batch"]) for r in sweep["rows"]}
@@ -123,6 +140,9 @@ def test_quick_batch_sweep_has_the_roofline(tmp_path):
         assert r["tokens_per_s"] == pytest.approx(r["batch"] / (r["ms_per_step"] / 1e3))
     assert set(sweep["summary"]["plt-2/loop-2"]) == {"1", "3"} or \
         set(sweep["summary"]["plt-2/loop-2"]) == {1, 3}
+    names = {t["name"] for t in json.loads(out.read_text())["targets"]}
+    assert {"plt-2/vanilla at batch 1", "plt-2/vanilla at batch 3"} <= names
+    assert any(n.startswith("loop-2 measured/roofline") for n in names)
 
 
 def test_per_call_calls_until_the_time_is_up_and_at_least_once():

@@ -43,7 +43,7 @@ def layer_cases(rng, dtype):
     _, probs = M.attention_forward(*heads, M.causal_mask(T), scale)
     _, probs_window = M.attention_forward(*heads, M.causal_mask(T, 3), scale)
     dy = rng.standard_normal((B, H, T, D)).astype(dtype)
-    h1, h3, dz = (rng.standard_normal((B, T, F)).astype(dtype) for _ in range(3))
+    mw1, mw3, dz = (rng.standard_normal((B, T, F)).astype(dtype) for _ in range(3))
     logits = (3 * rng.standard_normal((B, T, V))).astype(dtype)
     targets = rng.integers(-1, V, (B, T))
     _, softmax = M.cross_entropy_forward(logits, targets)
@@ -56,8 +56,8 @@ def layer_cases(rng, dtype):
         ("attention_forward", (*heads, M.causal_mask(T, 3), scale)),       # G-SWA window
         ("attention_backward", (dy, *heads, probs, scale)),
         ("attention_backward", (dy, *heads, probs_window, scale)),
-        ("swiglu_forward", (h1, h3)),
-        ("swiglu_backward", (dz, h1, h3)),
+        ("swiglu_forward", (mw1, mw3)),
+        ("swiglu_backward", (dz, mw1, mw3)),
         ("cross_entropy_forward", (logits, targets)),
         ("cross_entropy_backward", (softmax, targets)),
         ("sum_of_squares", (x,)),
@@ -103,13 +103,13 @@ def test_exp_at_the_edges_of_float32():
     """SwiGLU of very large and very negative inputs, and a softmax over logits that
     differ by thousands, stay finite and agree with NumPy (which gives exact 0 where
     the kernel gives 1e-38)."""
-    h1 = np.array([[-200.0, -90.0, -20.0, 0.0, 20.0, 90.0, 200.0]], np.float32)
-    h3 = np.ones_like(h1)
+    mw1 = np.array([[-200.0, -90.0, -20.0, 0.0, 20.0, 90.0, 200.0]], np.float32)
+    mw3 = np.ones_like(mw1)
     with np.errstate(over="ignore"):
-        ref = M.swiglu_forward(h1, h3)
-        ref_d = M.swiglu_backward(h3, h1, h3)
-    assert_close(K.swiglu_forward(h1, h3), ref, 1e-6)
-    for got, want in zip(K.swiglu_backward(h3, h1, h3), ref_d):
+        ref = M.swiglu_forward(mw1, mw3)
+        ref_d = M.swiglu_backward(mw3, mw1, mw3)
+    assert_close(K.swiglu_forward(mw1, mw3), ref, 1e-6)
+    for got, want in zip(K.swiglu_backward(mw3, mw1, mw3), ref_d):
         assert np.all(np.isfinite(got))
         assert_close(got, want, 1e-6)
     logits = np.array([[[0.0, -3000.0, 5000.0, 4999.0]]], np.float32)
