@@ -23,8 +23,10 @@
 #   sets its time;
 # - measure a bandwidth honestly (data larger than the caches) and tell a measurement
 #   that read memory from one that was partly served by a cache;
-# - explain why `kernels.linear_rows` makes `R` rows cost little more than one while
-#   NumPy's `@` does not, and what that does to PLT-2's decode step on each backend;
+# - explain why `R` rows are not free in a naive product (one row at a time, NumPy's
+#   `@`, a kernel whose partial sums outgrow the first-level cache), and how weights
+#   packed once into panels and a tiled loop make them nearly free;
+# - say what that does to PLT-2's decode step on each backend;
 # - read a decode-latency table of vanilla, loop-2 and PLT-2, including why loop-2
 #   comes out below twice vanilla.
 #
@@ -46,9 +48,10 @@
 # 2. a product `(R, C) @ (C, F)` for `R = 1..8` rows, with NumPy's `@` (OpenBLAS)
 #    and with `minplt.kernels.linear_rows`, a Numba kernel that streams each weight
 #    once for all `R` rows;
-# 3. decode ms/token of vanilla, loop-2 and PLT-2 on both backends
-#    (`M.prefill(..., backend="numpy" | "numba")` picks the row operations every
-#    later `M.step` uses).
+# 3. why `R` rows still cost more than one in those products, and the packed, tiled
+#    product that the Numba backend's decode step uses, for `R = 1..32`;
+# 4. decode ms/token of vanilla, loop-2 and PLT-2 on both backends
+#    (`M.prefill(..., backend="numpy" | "numba")` picks how every later `M.step` runs).
 #
 # All timings are from the run that produced this notebook. They vary by machine (its
 # memory system, its caches, its BLAS) and by load (other programs take cores and
@@ -245,11 +248,181 @@ numpy_2_rows_dear = claim("NumPy's @: 2 rows cost more than two 1-row products",
 # a packed buffer and shares the work out among its threads before it multiplies, work
 # that a large product spreads over many rows and a product of two rows does not (and
 # its threads suffer most when other programs hold the cores). `linear_rows` is written for
-# exactly this shape: each thread streams a contiguous block of weight rows and keeps
-# the `R` partial sums in the fastest cache, so the weights are read once whatever `R`
-# is (see the comments in `minplt/kernels.py`).
+# exactly this shape: each thread streams a contiguous block of weight rows once for all
+# `R` rows, so the weights come from memory once whatever `R` is. Section 3 shows why
+# that is not yet enough, and what is.
 #
-# ## 3. Decode latency: vanilla, loop-2, PLT-2 on both backends
+# ## 3. Packing and tiling: `R` rows for about the price of one read
+#
+# Section 1 says what `R` rows should cost: one read of the weights, until the
+# arithmetic catches up at the break-even `R*`. A product that misses this is doing
+# extra work that a read of the weights does not need. Three naive ways to multiply `R`
+# rows do, each in its own way:
+#
+# - **Row by row**, `x[r] @ w` for each row: every row reads all of `w` again, so `R`
+#   rows cost `R` reads. (When `w` fits in a cache, the later reads come from there and
+#   cost less than the first, but each is still a whole pass over `4 C F` bytes.)
+# - **NumPy's `@` on `R` rows** (OpenBLAS's general product): built for large products,
+#   it copies blocks of `w` into a buffer laid out for its inner loop on every call,
+#   a second pass over the weights that a handful of rows cannot pay back.
+# - **`kernels.linear_rows`** (section 2) reads `w` once, one row of `w` after another,
+#   and keeps `R` rows of `F` partial sums. Those outgrow the first-level cache after a
+#   few rows (the cell below prints where), and from then on the partial sums travel to
+#   and from a slower cache for every few rows of `w`: the product slows with `R` long
+#   before the arithmetic would limit it.
+#
+# **Packing: panels of columns, each stored in one piece.** Copy `w` once, when the
+# weights are loaded, into panels of `kernels.PANEL` columns: panel `p` holds columns
+# `64p .. 64p+63` with its `C` rows stored one after another
+# (`kernels.pack_panels(w)`, shape `(P, C, 64)`, the last panel padded with zeros).
+#
+#     w (C, F), row-major                        packed: wp (P, C, 64), P = ceil(F / 64)
+#
+#               cols 0-63  64-127  128-191 ...     wp[0]: row 0 of cols 0-63, row 1 of cols 0-63, ...
+#     row 0     [  p0    |   p1   |   p2   | ...]  wp[1]: row 0 of cols 64-127, row 1, ...
+#     row 1     [  p0    |   p1   |   p2   | ...]  wp[2]: ...
+#     ...                                          each panel: one contiguous run of C x 64 values
+#     row C-1   [  p0    |   p1   |   p2   | ...]
+#
+# A panel is one forward stream of memory, and its product with all `R` rows needs only
+# `R x 64` partial sums, few enough to stay in the first-level cache however wide `w`
+# is. The threads take contiguous blocks of panels: each reads one stream and writes its
+# own output columns.
+#
+# **Tiling: every weight loaded is used by every row.** Inside a panel the loop takes
+# four rows of `x` against four rows of the panel. The 16 values of `x` sit in
+# registers; for each column `j`, four weights are loaded and feed 16 multiply-adds:
+#
+#                       wp[p,c,j]  wp[p,c+1,j]  wp[p,c+2,j]  wp[p,c+3,j]   <- 4 weights, loaded once
+#     x[r,   c:c+4] ->      *           *            *            *       -> acc[r,   j]
+#     x[r+1, c:c+4] ->      *           *            *            *       -> acc[r+1, j]
+#     x[r+2, c:c+4] ->      *           *            *            *       -> acc[r+2, j]
+#     x[r+3, c:c+4] ->      *           *            *            *       -> acc[r+3, j]
+#
+# With more than four rows, the groups of four take turns over the same four panel
+# rows, which by then are in the first-level cache: every weight comes from memory once,
+# whatever `R` is. One limit is left: the partial sums `acc` (`R x 64`) are loaded from
+# and stored to the first-level cache at every step (Numba cannot keep them in vector
+# registers across the loop), so the arithmetic runs below the CPU's peak, and a single
+# row may not reach the read rate of OpenBLAS's one-row product. `docs/kernels.md`
+# describes the design and what was measured when it was built.
+#
+# The Numba backend's decode step (section 4) packs every weight matrix of the model
+# once, at a cache's first step, and multiplies with `kernels.linear_packed`. Here we
+# call its entry point for tests, `kernels.linear_rows_packed(x, wp, F)`, on a pool of
+# packed copies as large as section 2's, so that every product reads its panels from
+# memory, and time it against the two naive products for `R = 1, 2, 4, 8, 16, 32`.
+
+# %%
+def l1_data_cache_bytes():
+    """The first-level data cache the operating system reports (Linux sysfs), or None."""
+    for index in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index*")):
+        try:
+            level, kind = (open(f"{index}/{f}").read().strip() for f in ("level", "type"))
+            text = open(f"{index}/size").read().strip()
+        except OSError:
+            continue
+        if level == "1" and kind in ("Data", "Unified"):
+            return int(text.rstrip("KMG")) * {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
+    return None
+
+wp0 = kernels.pack_panels(w0)
+P, PANEL = wp0.shape[0], kernels.PANEL
+must("pack_panels: panel p holds columns PANEL p .. PANEL p + PANEL - 1 of w, the last padded "
+     "with zeros", wp0.shape == (math.ceil(F / PANEL), C, PANEL)
+     and np.array_equal(wp0.transpose(1, 0, 2).reshape(C, P * PANEL)[:, :F], w0)
+     and not wp0.transpose(1, 0, 2).reshape(C, P * PANEL)[:, F:].any(), shape=wp0.shape)
+packed_Rs = [1, 2, 4, 8, 16, 32]
+packed_xs = {R: rng.standard_normal((R, C), dtype=np.float32) for R in packed_Rs}
+errors = [float(np.max(np.abs(kernels.linear_rows_packed(packed_xs[R], wp0, F) - packed_xs[R] @ w0)))
+          for R in packed_Rs]
+must("linear_rows_packed(x, pack_panels(w), F) equals x @ w to float32 rounding, R = 1..32",
+     max(errors) < 1e-3, max_abs_error=max(errors))
+l1 = l1_data_cache_bytes()
+print(f"first-level data cache reported: {l1 >> 10} KB" if l1 else "first-level data cache: not reported")
+print(f"partial sums of linear_rows: R x {4 * F / 1024:.1f} KB (R rows of F = {F} floats)"
+      + (f": past the first-level cache from R = {l1 // (4 * F) + 1}" if l1 else ""))
+print(f"kernels.PANEL = {PANEL} columns per panel; {P} panels for F = {F}")
+print(f"partial sums of the packed product: R x {4 * PANEL / 1024:.2f} KB per panel, "
+      f"{32 * 4 * PANEL >> 10} KB at R = 32")
+packed_pool = [wp0.copy() for _ in pool]                 # as large as section 2's pool
+print(f"a pool of {len(packed_pool)} packed matrices ({sum(w.nbytes for w in packed_pool) >> 20} MB, "
+      f"padding included)")
+
+# %%
+round_the_packed = itertools.cycle(packed_pool)
+packed_impls = {"row by row": (round_the_pool, lambda x, w: np.stack([x_r @ w for x_r in x])),
+                "numpy @": (round_the_pool, np.matmul),
+                "packed": (round_the_packed, lambda x, wp: kernels.linear_rows_packed(x, wp, F))}
+packed_times = {name: {} for name in packed_impls}
+start, repeats_done = time.perf_counter(), 0
+while repeats_done < REPEATS and (repeats_done < 2 or time.perf_counter() - start < BUDGET_S):
+    for R in packed_Rs:
+        x = packed_xs[R]
+        for name in rng.permutation(list(packed_impls)):     # a new order each time: one
+            source, product = packed_impls[name]             # product's threads, still
+            weights = [next(source) for _ in range(per_timing)]   # spinning, slow the next
+            t = timing.best(lambda: [product(x, w) for w in weights], repeats=1) / per_timing
+            packed_times[name][R] = min(packed_times[name].get(R, np.inf), t)
+    repeats_done += 1
+print(f"best of {repeats_done} repeats in {time.perf_counter() - start:.0f} s (at most {REPEATS}; "
+      f"no new repeat after {BUDGET_S} s)")
+# One read of the matrix: the fastest this run read it once, by the bandwidth of
+# section 1-2 or by any 1-row product (section 2's pool may sit partly in a cache).
+one_row_times = [t[1] for t in (*product_times.values(), *packed_times.values())]
+one_read = min(4 * C * F / best_bandwidth, *one_row_times)
+arithmetic = {R: 2 * R * C * F / flops for R in packed_Rs}          # at section 1's FLOP rate
+floor = {R: max(one_read, arithmetic[R]) for R in packed_Rs}
+print(f"one read of the {C}x{F} matrix: {1e3 * one_read:.3f} ms (the fastest on this run: "
+      f"{1e3 * 4 * C * F / best_bandwidth:.3f} ms at {best_bandwidth / 1e9:.1f} GB/s, the best "
+      f"1-row product {1e3 * min(one_row_times):.3f} ms)\n")
+print(f"{'R':>3s}" + "".join(f"{name:>24s}" for name in packed_impls) + f"{'max(read, arithmetic)':>24s}"
+      + f"{'packed / its R=1':>18s}")
+for R in packed_Rs:
+    print(f"{R:3d}" + "".join(f"{1e3 * packed_times[n][R]:10.3f} ms  x{packed_times[n][R] / one_read:5.1f} read"
+                             for n in packed_impls)
+          + f"{1e3 * floor[R]:10.3f} ms  x{floor[R] / one_read:5.1f} read"
+          + f"{packed_times['packed'][R] / packed_times['packed'][1]:17.2f}x")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+for name, t in packed_times.items():
+    axes[0].plot(packed_Rs, [1e3 * t[R] for R in packed_Rs], "o-", label=name)
+    axes[1].plot(packed_Rs, [t[R] / one_read for R in packed_Rs], "o-", label=name)
+axes[0].plot(packed_Rs, [1e3 * floor[R] for R in packed_Rs], "--", color="grey",
+             label="max(one read, arithmetic)")
+axes[1].plot(packed_Rs, [floor[R] / one_read for R in packed_Rs], "--", color="grey",
+             label="max(one read, arithmetic)")
+axes[1].plot(packed_Rs, packed_Rs, ":", color="grey", label="R reads")
+axes[0].set(xlabel="rows R", ylabel="ms per product", yscale="log",
+            title=f"(R,{C}) @ ({C},{F}), float32, from memory")
+axes[1].set(xlabel="rows R", ylabel="time / one read of w", yscale="log",
+            title="cost of R rows in reads of the weights")
+for ax in axes:
+    ax.set_xscale("log", base=2); ax.set_xticks(packed_Rs, [str(R) for R in packed_Rs])
+    ax.grid(alpha=0.3, which="both"); ax.legend(fontsize=8)
+plt.show()
+
+# %%
+pk, rbr, mm = packed_times["packed"], packed_times["row by row"], packed_times["numpy @"]
+claim("packed: 8 rows cost at most 2x its one row", pk[8] / pk[1] <= 2, ratio=pk[8] / pk[1])
+claim("packed: 32 rows cost at most 8x its one row (32 separate rows: 32x)", pk[32] / pk[1] <= 8,
+      ratio=pk[32] / pk[1])
+claim("packed is faster than NumPy's @ at R = 2, 4 and 8", all(pk[R] < mm[R] for R in (2, 4, 8)),
+      **{f"packed_over_numpy_R{R}": pk[R] / mm[R] for R in (2, 4, 8)})
+claim("row by row: 32 rows cost at least 8x one row (each row reads all of w again)",
+      rbr[32] / rbr[1] >= 8, ratio=rbr[32] / rbr[1])
+del packed_pool, round_the_packed, packed_impls              # free the packed copies
+say(f"On this run the packed product's 8 rows cost **x{pk[8] / pk[1]:.2f}** its one row and its "
+    f"32 rows **x{pk[32] / pk[1]:.2f}**; row by row, 8 rows cost x{rbr[8] / rbr[1]:.2f} and 32 rows "
+    f"x{rbr[32] / rbr[1]:.2f}. NumPy's `@` took {mm[2] / pk[2]:.1f}, {mm[4] / pk[4]:.1f} and "
+    f"{mm[8] / pk[8]:.1f} times as long as the packed product at 2, 4 and 8 rows. Measured in "
+    f"reads of the weights, the packed product went from x{pk[1] / one_read:.1f} at one row to "
+    f"x{pk[32] / one_read:.1f} at 32, against x{floor[32] / one_read:.1f} for "
+    f"max(read, arithmetic) at section 1's FLOP rate.")
+
+# %% [markdown]
+# ## 4. Decode latency: vanilla, loop-2, PLT-2 on both backends
 #
 # Now whole decode steps, timed by `minplt.bench` (the code behind
 # `python -m minplt bench`): the `bench` preset (several hundred MB of float32
@@ -258,7 +431,19 @@ numpy_2_rows_dear = claim("NumPy's @: 2 rows cost more than two 1-row products",
 # sequential schedule (two passes per token); PLT-2 uses the parallel one (one pass
 # with two rows) and is also timed sequentially for comparison. `weight GB/s` is the
 # weight bytes a step reads divided by its time; `% 1-row` compares it with a bare
-# one-row product over the same matrices, the best a memory-bound step can do.
+# one-row product over the same matrices (`@` for NumPy, `kernels.linear_rows` for
+# Numba), about the best a memory-bound step can do.
+#
+# The two backends run the same model and the same schedules in different ways:
+#
+# - **numpy**: `model.py`'s readable definition of a step, one NumPy call per
+#   operation (each product an `@`, as in sections 2 and 3);
+# - **numba**: the whole step, every layer of every loop, all its rows, the attention
+#   of every family and the output head, is **one compiled call**
+#   (`minplt/decode_step.py`), whose products are section 3's packed ones. The weights
+#   are packed once, at a cache's first step, and kept with the cache; the Python around
+#   the call only checks the tokens and that the packed weights still match the
+#   parameters. `tests/test_decode_step.py` checks that it gives the NumPy step's logits.
 
 # %%
 import dataclasses
@@ -304,7 +489,7 @@ charts.plot_latency(shown)
 
 
 # %% [markdown]
-# ## 4. What the numbers say
+# ## 5. What the numbers say
 #
 # The cell below reads the measurements above, checks the lesson's claims against
 # them, and works out two things the table does not show directly: why PLT-2 on the
@@ -333,8 +518,8 @@ agree = claim("on NumPy, PLT-2 is slower than loop-2 exactly when a 2-row @ cost
               numpy_plt2_over_loop2=ratio["numpy"]["plt2/loop2"], numpy_2row_over_1row=npy[2] / npy[1])
 
 # Loop-2's step = vanilla's step + one more pass. If both passes cost the same p and the
-# step has a part f that is not repeated per pass (head, embedding, Python, waking the
-# threads after the pause between steps): vanilla = f + p, loop-2 = f + 2p.
+# step has a part f that is not repeated per pass (head, embedding, the Python around the
+# compiled call, waking the threads after the pause between steps): vanilla = f + p, loop-2 = f + 2p.
 v_nb, l_nb = ms("vanilla", "sequential", "numba"), ms("loop-2", "sequential", "numba")
 per_pass, per_step = l_nb - v_nb, 2 * v_nb - l_nb
 gbps = {name: row(name, "sequential", "numba")["weight_gb_per_s"] for name in ("vanilla", "loop-2")}
@@ -355,9 +540,10 @@ if busy_end is not None:
 # Two things to take from this cell.
 #
 # **The backend decides whether PLT-2 pays off.** The model, its weights and its two
-# rows per step are the same on both backends; only the row products differ. On the
-# Numba backend a 2-row product costs little more than a 1-row one, so PLT-2's single
-# 2-row pass costs about one of loop-2's two 1-row passes. On the NumPy backend, where
+# rows per step are the same on both backends; what differs is how a step runs, above
+# all its products. The Numba backend's compiled step runs section 3's packed products,
+# where 2 rows cost little more than one, so PLT-2's single 2-row pass costs about one
+# of loop-2's two 1-row passes. On the NumPy backend, where
 # a 2-row `@` costs more than two 1-row products (section 2 checks it on this run), one
 # 2-row pass is dearer than two 1-row passes, and PLT-2 loses to loop-2 (the claim
 # above checks that the product and the decode measurements agree in direction). The parallel schedule saves reads;
@@ -365,8 +551,9 @@ if busy_end is not None:
 #
 # **Why loop-2 can cost less than twice vanilla.** Its extra pass can cost less than a
 # whole vanilla step, because a step also pays for things that are not repeated per
-# pass: the output head and the token's embedding, the Python between steps, and the
-# first kernels after the pause between two steps, whose threads must be woken. Loop-2
+# pass: the output head and the token's embedding, the Python around each step's
+# compiled call (its checks of the tokens and of the packed weights), and the first
+# products after the pause between two steps, whose threads must be woken. Loop-2
 # shares these over two passes, and then its weight bandwidth in the table is higher
 # than vanilla's. The last two claims say whether that happened on this run; the cell
 # splits this run's times into the two parts. How large the shared part is depends on
@@ -417,6 +604,27 @@ def weight_read_ms(cfg, schedule, gb_per_s):
 check_weight_read_ms(None)   # replace None with weight_read_ms, then run
 
 # %% [markdown]
+# **4. Predict the time of `R` rows from one weight read.** Implement `product_ms(R, C,
+# F, gb_per_s, gflop_per_s)`: the least time in ms that a float32 product `(R, C) @ (C,
+# F)` can take on a machine that reads `gb_per_s` and computes `gflop_per_s`, for a
+# kernel that reads every weight once and computes on one panel while the next streams
+# in (so reading and arithmetic overlap). The check tries several `R` and machines.
+# When it passes, the cell prints your prediction for this machine (section 1's
+# bandwidth and FLOP rate) beside section 3's packed product: at which `R` is the
+# packed product closest to the bound, and where does it fall furthest behind?
+
+# %%
+from exercises.ex05 import check_product_ms
+
+def product_ms(R, C, F, gb_per_s, gflop_per_s):
+    ...                      # your code: the larger of one read of w and the arithmetic
+
+if check_product_ms(None):   # replace None with product_ms, then run
+    for R in packed_Rs:
+        print(f"R = {R:2d}: predicted {product_ms(R, C, F, best_bandwidth / 1e9, flops / 1e9):7.3f} ms, "
+              f"packed product measured {1e3 * pk[R]:7.3f} ms")
+
+# %% [markdown]
 # ## Summary
 
 # %%
@@ -433,6 +641,10 @@ say(f"""
   x{nb[2] / nb[1]:.2f} one row and 4 rows x{nb[4] / nb[1]:.2f} (the claims in section 2 say
   whether that was close to one row's cost). NumPy's `@` cost x{npy[2] / npy[1]:.2f} for 2
   rows and x{npy[4] / npy[1]:.2f} for 4.
+* Row by row, `R` rows read the weights `R` times (x{rbr[32] / rbr[1]:.1f} one row at 32 rows
+  on this run). With the weights packed once into panels of {PANEL} columns and a loop that
+  uses every loaded weight for four rows at a time, `R` rows cost one read plus their
+  arithmetic: x{pk[8] / pk[1]:.2f} one row at 8 rows, x{pk[32] / pk[1]:.2f} at 32.
 * On the Numba backend PLT-2's one 2-row pass cost x{nb_r['plt2']:.2f} vanilla per token
   and loop-2's two passes x{nb_r['loop2']:.2f}, so PLT-2 took {nb_r['plt2/loop2']:.2f} of
   loop-2's time (the paper reports 0.53 at batch 32 on GPUs; lesson 08 shows where the
