@@ -34,8 +34,8 @@
 # lesson 03 (the parallel schedule: one pass of L rows per token, `M.prefill` and
 # `M.step`); NumPy; roughly what a CPU cache is.
 #
-# **Time:** about 20 minutes to read and work through; running it takes about 3
-# minutes on a 2-core CPU (full version; machines and load differ), one to two minutes
+# **Time:** about 25 minutes to read and work through; running it takes about 2
+# minutes on a 2-core CPU (full version; machines and load differ), about a minute
 # with MINPLT_LECTURE=1 (fewer repeats), seconds with MINPLT_FAST=1.
 #
 # The parallel schedule (lesson 03) replaces `L` one-row passes through the stack with
@@ -325,6 +325,10 @@ numpy_2_rows_dear = claim("NumPy's @: 2 rows cost more than two 1-row products",
 # call its entry point for tests, `kernels.linear_rows_packed(x, wp, F)`, on a pool of
 # packed copies as large as section 2's, so that every product reads its panels from
 # memory, and time it against the two naive products for `R = 1, 2, 4, 8, 16, 32`.
+# The table gives each time in ms and in reads of the weights (the fastest one read of
+# the matrix seen on this run), beside the least time section 1 predicts,
+# max(one read, arithmetic). Other programs on the machine slow some timings more than
+# others; the claims after the figure print their numbers when they do not hold.
 
 # %%
 def l1_data_cache_bytes():
@@ -669,7 +673,8 @@ say(f"""
 * Row by row, `R` rows read the weights `R` times (32 rows cost x{rbr[32] / rbr[1]:.1f} one row
   on this run). With the weights packed once into panels of {PANEL} columns and a loop that
   uses every loaded weight for four rows at a time, `R` rows share one read of the weights
-  and what grows with `R` is the arithmetic: x{pk[8] / pk[1]:.2f} one row at 8 rows,
+  and what grows with `R` is the arithmetic (below the CPU's peak rate: the partial sums
+  pass through the first-level cache): x{pk[8] / pk[1]:.2f} one row at 8 rows,
   x{pk[32] / pk[1]:.2f} at 32.
 * On the Numba backend PLT-2's one 2-row pass cost x{nb_r['plt2']:.2f} vanilla per token
   and loop-2's two passes x{nb_r['loop2']:.2f}, so PLT-2 took {nb_r['plt2/loop2']:.2f} of
