@@ -34,9 +34,10 @@
 # lesson 03 (the parallel schedule: one pass of L rows per token, `M.prefill` and
 # `M.step`); NumPy; roughly what a CPU cache is.
 #
-# **Time:** about 25 minutes to read and work through; running it takes about 2
-# minutes on a 2-core CPU (full version; machines and load differ), about a minute
-# with MINPLT_LECTURE=1 (fewer repeats), seconds with MINPLT_FAST=1.
+# **Time:** about 25 minutes to read and work through; running it takes half a minute
+# (idle) to two minutes (loaded by other programs) on a 2-core CPU (full version;
+# machines differ), at most about a minute with MINPLT_LECTURE=1 (fewer repeats),
+# seconds with MINPLT_FAST=1.
 #
 # The parallel schedule (lesson 03) replaces `L` one-row passes through the stack with
 # one `L`-row pass. That only saves time if an `L`-row pass costs about what a one-row
@@ -428,7 +429,11 @@ say(f"On this run the packed product's 8 rows cost **x{pk[8] / pk[1]:.2f}** its 
     f"against {1e3 * nb[1]:.2f} ms for `linear_rows` in section 2 and {1e3 * mm[1]:.2f} ms for "
     f"`@`" + (": a one row slower than the fastest flatters the ratios to its own one row, "
     "which is why the table also gives every time in reads of the weights." if pk[1] > 1.2 * min(nb[1], mm[1])
-    else "."))
+    else ".") + f" At 32 rows it did {2 * 32 * C * F / pk[32] / 1e9:.0f} GFLOP/s against "
+    f"{flops / 1e9:.0f} GFLOP/s for section 1's BLAS product" + (", so there its own "
+    "arithmetic, not the read, set its time" if pk[32] > 2 * one_read else "") + (f", and NumPy's `@`, whose blocked product pays back its copy "
+    f"of the weights over many rows, was the faster ({1e3 * mm[32]:.2f} ms against "
+    f"{1e3 * pk[32]:.2f} ms)." if mm[32] < pk[32] else "."))
 
 # %% [markdown]
 # ## 4. Decode latency: vanilla, loop-2, PLT-2 on both backends
@@ -556,11 +561,11 @@ say(f"**The compiled step on this run.** Vanilla's step took **{v_nb:.1f} ms** o
     + (" (Numba the faster)" if p_nb < p_np else " (Numba not the faster on this run)")
     + f": its products have two rows, which cost x{pk[2] / pk[1]:.2f} one row with the packed "
     f"product in section 3 and x{mm[2] / mm[1]:.2f} with NumPy's `@`. The part of a Numba step "
-    f"not repeated per pass came out at {per_step:.2f} ms of {v_nb:.1f}: "
+    f"not repeated per pass came out at {per_step:.2f} ms of {v_nb:.1f} ({per_step / v_nb:.0%}): "
     + ("with the whole step one compiled call, little besides the passes is left, so loop-2 "
-       "costs close to twice vanilla." if abs(per_step) < 0.1 * v_nb else
-       "a sizeable part, or one case disturbed by other programs more than the other (a "
-       "negative part can only come from such a disturbance)."))
+       "costs close to twice vanilla." if 0 <= per_step <= 0.15 * v_nb else
+       "negative, which only a disturbance of one case by other programs can give." if per_step < 0
+       else "a sizeable part, or one case disturbed by other programs more than the other."))
 busy_end = busy_cores()
 if busy_end is not None:
     print(f"\n(other programs kept {busy:.1f} cores busy before the measurements, {busy_end:.1f} after)")
