@@ -391,6 +391,8 @@ for R in packed_Rs:
           + f"{packed_times['packed'][R] / packed_times['packed'][1]:17.2f}x")
 
 # %%
+from matplotlib.ticker import FormatStrFormatter
+
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
 for name, t in packed_times.items():
     axes[0].plot(packed_Rs, [1e3 * t[R] for R in packed_Rs], "o-", label=name)
@@ -406,6 +408,9 @@ axes[1].set(xlabel="rows R", ylabel="time / one read of w", yscale="log",
             title="cost of R rows in reads of the weights")
 for ax in axes:
     ax.set_xscale("log", base=2); ax.set_xticks(packed_Rs, [str(R) for R in packed_Rs])
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    ax.tick_params(axis="y", which="minor", labelsize=7)
     ax.grid(alpha=0.3, which="both"); ax.legend(fontsize=8)
 plt.show()
 
@@ -419,21 +424,31 @@ claim("packed is faster than NumPy's @ at R = 2, 4 and 8", all(pk[R] < mm[R] for
 claim("row by row: 32 rows cost at least 8x one row (each row reads all of w again)",
       rbr[32] / rbr[1] >= 8, ratio=rbr[32] / rbr[1])
 del packed_pool, round_the_packed, packed_impls              # free the packed copies
-say(f"On this run the packed product's 8 rows cost **x{pk[8] / pk[1]:.2f}** its one row and its "
-    f"32 rows **x{pk[32] / pk[1]:.2f}**; row by row, 8 rows cost x{rbr[8] / rbr[1]:.2f} and 32 rows "
-    f"x{rbr[32] / rbr[1]:.2f}. NumPy's `@` took {mm[2] / pk[2]:.1f}, {mm[4] / pk[4]:.1f} and "
-    f"{mm[8] / pk[8]:.1f} times as long as the packed product at 2, 4 and 8 rows. Measured in "
-    f"reads of the weights, the packed product went from x{pk[1] / one_read:.1f} at one row to "
-    f"x{pk[32] / one_read:.1f} at 32, against x{floor[32] / one_read:.1f} for "
-    f"max(read, arithmetic) at section 1's FLOP rate. Its one row took {1e3 * pk[1]:.2f} ms, "
-    f"against {1e3 * nb[1]:.2f} ms for `linear_rows` in section 2 and {1e3 * mm[1]:.2f} ms for "
-    f"`@`" + (": a one row slower than the fastest flatters the ratios to its own one row, "
-    "which is why the table also gives every time in reads of the weights." if pk[1] > 1.2 * min(nb[1], mm[1])
-    else ".") + f" At 32 rows it did {2 * 32 * C * F / pk[32] / 1e9:.0f} GFLOP/s against "
-    f"{flops / 1e9:.0f} GFLOP/s for section 1's BLAS product" + (", so there its own "
-    "arithmetic, not the read, set its time" if pk[32] > 2 * one_read else "") + (f", and NumPy's `@`, whose blocked product pays back its copy "
-    f"of the weights over many rows, was the faster ({1e3 * mm[32]:.2f} ms against "
-    f"{1e3 * pk[32]:.2f} ms)." if mm[32] < pk[32] else "."))
+row_by_row_ahead = [R for R in packed_Rs if rbr[R] < pk[R]]
+upto = next((R for R in packed_Rs if R not in row_by_row_ahead), None)      # first R it lost
+slow_one_row = pk[1] > 1.2 * min(nb[1], mm[1])
+say(f"""On this run:
+
+- **`R` rows against one.** The packed product's 8 rows cost **x{pk[8] / pk[1]:.2f}** its one
+  row and its 32 rows **x{pk[32] / pk[1]:.2f}**; row by row, 8 rows cost x{rbr[8] / rbr[1]:.2f}
+  and 32 rows x{rbr[32] / rbr[1]:.2f}. NumPy's `@` took {mm[2] / pk[2]:.1f}, {mm[4] / pk[4]:.1f}
+  and {mm[8] / pk[8]:.1f} times as long as the packed product at 2, 4 and 8 rows.
+- **In reads of the weights** the packed product went from x{pk[1] / one_read:.1f} at one row
+  to x{pk[32] / one_read:.1f} at 32, against x{floor[32] / one_read:.1f} for max(read,
+  arithmetic) at section 1's FLOP rate.
+- **One row.** The packed product's took {1e3 * pk[1]:.2f} ms, `linear_rows`'s
+  {1e3 * nb[1]:.2f} ms (section 2) and `@`'s {1e3 * mm[1]:.2f} ms{'' if not slow_one_row else
+  ': a one row slower than the fastest flatters the ratios to its own one row, which is why '
+  'the table also gives every time in reads of the weights'}.{'' if not row_by_row_ahead or
+  row_by_row_ahead[0] != 1 else f' Row by row, whose rows are OpenBLAS one-row products, was '
+  f'the faster below R = {upto}.' if upto else ' Row by row, whose rows are OpenBLAS one-row '
+  'products, was the faster at every R.'}
+- **32 rows.** The packed product did {2 * 32 * C * F / pk[32] / 1e9:.0f} GFLOP/s against
+  {flops / 1e9:.0f} GFLOP/s for section 1's BLAS product{', so there its own arithmetic, not the '
+  'read, set its time' if pk[32] > 2 * one_read else ''}{f"; NumPy's `@`, whose blocked product "
+  f"pays back its copy of the weights over many rows, was the faster ({1e3 * mm[32]:.2f} ms "
+  f"against {1e3 * pk[32]:.2f} ms)" if mm[32] < pk[32] else ''}.
+""")
 
 # %% [markdown]
 # ## 4. Decode latency: vanilla, loop-2, PLT-2 on both backends
