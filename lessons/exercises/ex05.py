@@ -1,5 +1,5 @@
 """Checks for lesson 05 (latency on a CPU): a weight read's time, the break-even row
-count, and the weight bytes of a decode step.
+count, the weight bytes of a decode step, and the least time of a product of R rows.
 
 Each check computes the right answer itself (from the numbers in the exercise, or from
 `minplt.roofline`), prints one line and returns True only for a right answer.
@@ -59,3 +59,39 @@ def check_weight_read_ms(answer):
                               "the head; the sequential schedule makes n_loops passes")
     return right("every step's weight read time matches minplt.roofline (vanilla, loop-2, "
                  "plt-2, plt-3 in both schedules)")
+
+
+PRODUCT_CASES = ((1, 1024, 2816, 25.0, 300.0), (8, 1024, 2816, 25.0, 300.0),
+                 (24, 1024, 2816, 25.0, 300.0), (64, 1024, 2816, 25.0, 300.0),
+                 (32, 512, 1408, 10.0, 36.0))
+
+
+def product_floor_ms(R, C, F, gb_per_s, gflop_per_s):
+    """The least ms of a float32 (R,C) @ (C,F) when reading and arithmetic overlap."""
+    read = 4 * C * F / (gb_per_s * 1e9)
+    arithmetic = 2 * R * C * F / (gflop_per_s * 1e9)
+    return 1e3 * max(read, arithmetic)
+
+
+def check_product_ms(answer):
+    """Exercise 4: the learner's product_ms(R, C, F, gb_per_s, gflop_per_s) against the
+    larger of one read of the weights and the arithmetic, for several R and machines."""
+    if unanswered(answer, "your function product_ms"):
+        return False
+    for R, C, F, gb_per_s, gflop_per_s in PRODUCT_CASES:
+        ok, got = call(answer, R, C, F, gb_per_s, gflop_per_s)
+        if not ok:
+            return wrong(f"product_ms failed for R = {R}: {got}")
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            return wrong(f"product_ms returned {got!r} for R = {R}: expected a number of ms")
+        expected = product_floor_ms(R, C, F, gb_per_s, gflop_per_s)
+        if not abs(got - expected) <= 0.01 * expected:
+            return wrong(f"R = {R}, ({C}, {F}), {gb_per_s:g} GB/s, {gflop_per_s:g} GFLOP/s: you "
+                         f"said {got:.4g} ms, expected {expected:.4g} ms",
+                         hint="the weights are read once whatever R is (4 C F bytes); the "
+                              "arithmetic is 2 R C F FLOPs; when they overlap, the slower sets "
+                              "the time")
+    return right("the least time of R rows is the larger of one weight read and the "
+                 "arithmetic: flat up to the break-even R*, then growing with R")
