@@ -323,7 +323,7 @@ def test_the_code_reproduces_the_committed_language_results():
     again = language.first_logged_loss(language.TEXT, "vanilla", 0)
     first = report["logs"]["vanilla"][0][0]
     assert again["step"] == first["step"]
-    assert again["loss"] == pytest.approx(first["loss"], rel=1e-6)
+    assert again["loss"] == pytest.approx(first["loss"], rel=1e-5)      # CPUs round otherwise
 
 
 def test_a_checkpoint_of_the_library_is_rebuilt_and_checked_by_its_spec(tmp_path):
