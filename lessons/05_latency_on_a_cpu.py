@@ -24,8 +24,8 @@
 # - measure a bandwidth honestly (data larger than the caches) and tell a measurement
 #   that read memory from one that was partly served by a cache;
 # - explain why `R` rows are not free in a naive product (one row at a time, NumPy's
-#   `@`, a kernel whose partial sums outgrow the first-level cache), and how weights
-#   packed once into panels and a tiled loop make them nearly free;
+#   `@`, a kernel whose partial sums travel through the caches), and how weights
+#   packed once and a tiled loop make them nearly free;
 # - say what that does to PLT-2's decode step on each backend;
 # - read a decode-latency table of vanilla, loop-2 and PLT-2, and split a step's time
 #   into the part repeated per pass and the part that is not.
@@ -285,46 +285,43 @@ numpy_2_rows_dear = claim("NumPy's @: 2 rows cost more than two 1-row products",
 #   and from a slower cache for every few rows of `w`: the product slows with `R` long
 #   before the arithmetic would limit it.
 #
-# **Packing: panels of columns, each stored in one piece.** Copy `w` once, when the
-# weights are loaded, into panels of `kernels.PANEL` columns: panel `p` holds columns
-# `64p .. 64p+63` with its `C` rows stored one after another
-# (`kernels.pack_panels(w)`, shape `(P, C, 64)`, the last panel padded with zeros).
+# **Packing: each output column's weights in one piece.** Copy `w` once, when the
+# weights are loaded, transposed (`kernels.pack_columns(w)`, shape `(F, C)`): row `n` of
+# the packed matrix `wt` holds the `C` weights of output column `n`, one after another.
 #
-#     w (C, F), row-major                        packed: wp (P, C, 64), P = ceil(F / 64)
+#     w (C, F), row-major                  packed: wt (F, C) = w transposed
 #
-#               cols 0-63  64-127  128-191 ...     wp[0]: row 0 of cols 0-63, row 1 of cols 0-63, ...
-#     row 0     [  p0    |   p1   |   p2   | ...]  wp[1]: row 0 of cols 64-127, row 1, ...
-#     row 1     [  p0    |   p1   |   p2   | ...]  wp[2]: ...
-#     ...                                          each panel: one contiguous run of C x 64 values
-#     row C-1   [  p0    |   p1   |   p2   | ...]
+#              col 0  col 1  col 2 ...     wt[0]: w[0,0], w[1,0], ..., w[C-1,0]   (column 0)
+#     row 0     [ a     b      c    ...]   wt[1]: w[0,1], w[1,1], ..., w[C-1,1]   (column 1)
+#     row 1     [ a     b      c    ...]   ...
+#     ...                                  wt[F-1]: column F-1; the rows one forward stream
 #
-# A panel is one forward stream of memory, and its product with all `R` rows needs only
-# `R x 64` partial sums, few enough to stay in the first-level cache however wide `w`
-# is. The threads take contiguous blocks of panels: each reads one stream and writes its
-# own output columns.
+# Then `out[r, n] = x[r] . wt[n]` is a dot product of two contiguous rows, and a dot
+# product adds into one number, which the compiler keeps in a vector register for the
+# whole row: nothing goes back to memory until the sum is done. (`linear_rows` adds
+# every row of `w` into `F` partial sums that live in memory, loaded and stored again for
+# every few rows of `w`: that traffic is what slows it.) The threads take contiguous
+# blocks of columns: each reads one forward stream of `wt` and writes its own outputs.
 #
-# **Tiling: every weight loaded is used by every row.** Inside a panel the loop takes
-# four rows of `x` against four rows of the panel. The 16 values of `x` sit in
-# registers; for each column `j`, four weights are loaded and feed 16 multiply-adds:
+# **Tiling: every weight loaded is used by two rows, every value of `x` by four
+# columns.** The loop takes four columns and two rows of `x` at a time, eight dot
+# products side by side; at each `c`, four weights and two values of `x` are loaded and
+# feed 8 multiply-adds into 8 sums held in registers:
 #
-#                       wp[p,c,j]  wp[p,c+1,j]  wp[p,c+2,j]  wp[p,c+3,j]   <- 4 weights, loaded once
-#     x[r,   c:c+4] ->      *           *            *            *       -> acc[r,   j]
-#     x[r+1, c:c+4] ->      *           *            *            *       -> acc[r+1, j]
-#     x[r+2, c:c+4] ->      *           *            *            *       -> acc[r+2, j]
-#     x[r+3, c:c+4] ->      *           *            *            *       -> acc[r+3, j]
+#                 wt[n,c]  wt[n+1,c]  wt[n+2,c]  wt[n+3,c]    <- 4 weights, loaded once
+#     x[r,   c] ->   *         *          *          *        -> sums a0 a1 a2 a3
+#     x[r+1, c] ->   *         *          *          *        -> sums b0 b1 b2 b3
 #
-# With more than four rows, the groups of four take turns over the same four panel
-# rows, which by then are in the first-level cache: every weight comes from memory once,
-# whatever `R` is. One limit is left: the partial sums `acc` (`R x 64`) are loaded from
-# and stored to the first-level cache at every step (Numba cannot keep them in vector
-# registers across the loop), so the arithmetic runs below the CPU's peak, and a single
-# row may not reach the read rate of OpenBLAS's one-row product. `docs/kernels.md`
+# With more rows, the pairs take turns over the same four rows of `wt` (4 x C values,
+# 16 KB at C = 1024), which by then are in the first-level cache: every weight comes
+# from memory once, whatever `R` is. It is the tile of minplt's attention kernel
+# (`kernels._head_scores`), with the weights in the place of the keys. `docs/kernels.md`
 # describes the design and what was measured when it was built.
 #
 # The Numba backend's decode step (section 4) packs every weight matrix of the model
 # once, at a cache's first step, and multiplies with `kernels.linear_packed`. Here we
-# call its entry point for tests, `kernels.linear_rows_packed(x, wp, F)`, on a pool of
-# packed copies as large as section 2's, so that every product reads its panels from
+# call its entry point for tests, `kernels.linear_rows_packed(x, wt)`, on a pool of
+# packed copies as large as section 2's, so that every product reads its weights from
 # memory, and time it against the two naive products for `R = 1, 2, 4, 8, 16, 32`.
 # The table gives each time in ms and in reads of the weights (the fastest one read of
 # the matrix seen on this run), beside the least time section 1 predicts,
@@ -344,34 +341,30 @@ def l1_data_cache_bytes():
             return int(text.rstrip("KMG")) * {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
     return None
 
-wp0 = kernels.pack_panels(w0)
-P, PANEL = wp0.shape[0], kernels.PANEL
-must("pack_panels: panel p holds columns PANEL p .. PANEL p + PANEL - 1 of w, the last padded "
-     "with zeros", wp0.shape == (math.ceil(F / PANEL), C, PANEL)
-     and np.array_equal(wp0.transpose(1, 0, 2).reshape(C, P * PANEL)[:, :F], w0)
-     and not wp0.transpose(1, 0, 2).reshape(C, P * PANEL)[:, F:].any(), shape=wp0.shape)
+wt0 = kernels.pack_columns(w0)
+must("pack_columns: row n of the packed matrix holds column n of w, contiguous",
+     wt0.shape == (F, C) and wt0.flags.c_contiguous and np.array_equal(wt0, w0.T),
+     shape=wt0.shape)
 packed_Rs = [1, 2, 4, 8, 16, 32]
 packed_xs = {R: rng.standard_normal((R, C), dtype=np.float32) for R in packed_Rs}
-errors = [float(np.max(np.abs(kernels.linear_rows_packed(packed_xs[R], wp0, F) - packed_xs[R] @ w0)))
+errors = [float(np.max(np.abs(kernels.linear_rows_packed(packed_xs[R], wt0) - packed_xs[R] @ w0)))
           for R in packed_Rs]
-must("linear_rows_packed(x, pack_panels(w), F) equals x @ w to float32 rounding, R = 1..32",
+must("linear_rows_packed(x, pack_columns(w)) equals x @ w to float32 rounding, R = 1..32",
      max(errors) < 1e-3, max_abs_error=max(errors))
 l1 = l1_data_cache_bytes()
 print(f"first-level data cache reported: {l1 >> 10} KB" if l1 else "first-level data cache: not reported")
 print(f"partial sums of linear_rows: R x {4 * F / 1024:.1f} KB (R rows of F = {F} floats)"
       + (f": past the first-level cache from R = {l1 // (4 * F) + 1}" if l1 else ""))
-print(f"kernels.PANEL = {PANEL} columns per panel; {P} panels for F = {F}")
-print(f"partial sums of the packed product: R x {4 * PANEL / 1024:.2f} KB per panel, "
-      f"{32 * 4 * PANEL >> 10} KB at R = 32")
-packed_pool = [wp0.copy() for _ in pool]                 # as large as section 2's pool
-print(f"a pool of {len(packed_pool)} packed matrices ({sum(w.nbytes for w in packed_pool) >> 20} MB, "
-      f"padding included)")
+print(f"the packed product: 8 sums in registers per tile of 2 rows x 4 columns; the four "
+      f"rows of wt in use: {4 * 4 * C >> 10} KB")
+packed_pool = [wt0.copy() for _ in pool]                 # as large as section 2's pool
+print(f"a pool of {len(packed_pool)} packed matrices ({sum(w.nbytes for w in packed_pool) >> 20} MB)")
 
 # %%
 round_the_packed = itertools.cycle(packed_pool)
 packed_impls = {"row by row": (round_the_pool, lambda x, w: np.stack([x_r @ w for x_r in x])),
                 "numpy @": (round_the_pool, np.matmul),
-                "packed": (round_the_packed, lambda x, wp: kernels.linear_rows_packed(x, wp, F))}
+                "packed": (round_the_packed, kernels.linear_rows_packed)}
 packed_times = time_products(packed_impls, packed_xs)       # as in section 2
 # One read of the matrix: the fastest this run read it once, by the bandwidth of
 # section 1-2 or by any 1-row product (section 2's pool may sit partly in a cache).
@@ -658,8 +651,8 @@ check_weight_read_ms(None)   # replace None with weight_read_ms, then run
 # **4. Predict the time of `R` rows from one weight read.** Implement `product_ms(R, C,
 # F, gb_per_s, gflop_per_s)`: the least time in ms that a float32 product `(R, C) @ (C,
 # F)` can take on a machine that reads `gb_per_s` and computes `gflop_per_s`, for a
-# kernel that reads every weight once and computes on one panel while the next streams
-# in (so reading and arithmetic overlap). The check tries several `R` and machines.
+# kernel that reads every weight once and computes on one block of weights while the
+# next streams in (so reading and arithmetic overlap). The check tries several `R` and machines.
 # When it passes, the cell prints your prediction for this machine (section 1's
 # bandwidth and FLOP rate) beside section 3's packed product: at which `R` is the
 # packed product closest to the bound, and where does it fall furthest behind?
@@ -693,11 +686,10 @@ say(f"""
   whether that was close to one row's cost). NumPy's `@` cost x{npy[2] / npy[1]:.2f} for 2
   rows and x{npy[4] / npy[1]:.2f} for 4.
 * Row by row, `R` rows read the weights `R` times (32 rows cost x{rbr[32] / rbr[1]:.1f} one row
-  on this run). With the weights packed once into panels of {PANEL} columns and a loop that
-  uses every loaded weight for four rows at a time, `R` rows share one read of the weights
-  and what grows with `R` is the arithmetic (below the CPU's peak rate: the partial sums
-  pass through the first-level cache): x{pk[8] / pk[1]:.2f} one row at 8 rows,
-  x{pk[32] / pk[1]:.2f} at 32.
+  on this run). With the weights packed once, transposed, and a loop that uses every
+  loaded weight for two rows and every value of `x` for four columns, with its sums in
+  registers, `R` rows share one read of the weights and what grows with `R` is the
+  arithmetic: x{pk[8] / pk[1]:.2f} one row at 8 rows, x{pk[32] / pk[1]:.2f} at 32.
 * On the Numba backend PLT-2's one 2-row pass cost x{nb_r['plt2']:.2f} vanilla per token
   and loop-2's two passes x{nb_r['loop2']:.2f}, so PLT-2 took {nb_r['plt2/loop2']:.2f} of
   loop-2's time (the paper reports 0.53 at batch 32 on GPUs; lesson 08 shows where the

@@ -320,12 +320,11 @@ def batch_summary(rows) -> dict:
 def product_impls():
     """The products of R rows the table compares, each as (prepare(w), product(x, w')):
     numpy's `@`; kernels.linear_rows (BLAS from BLAS_MIN_ROWS rows); and the packed
-    product of the compiled decode step, w packed once into panels beforehand."""
+    product of the compiled decode step, w packed once (transposed) beforehand."""
     from minplt import kernels
     return {"numpy": (lambda w: w, np.matmul),
             "rows": (lambda w: w, kernels.linear_rows),
-            "packed": (lambda w: (kernels.pack_panels(w), w.shape[1]),
-                       lambda x, wp: kernels.linear_rows_packed(x, *wp))}
+            "packed": (kernels.pack_columns, kernels.linear_rows_packed)}
 
 
 def kernel_section(shapes, rows_list, log, quick=False):
@@ -365,8 +364,8 @@ def kernel_section(shapes, rows_list, log, quick=False):
             lines.append(f"  {'':11s}{'/numpy':7s}" + "".join(f"{t / n:8.2f}"
                                                              for t, n in zip(row["us"], numpy)))
     lines.append(f"  rows = kernels.linear_rows (BLAS from R = {kernels.BLAS_MIN_ROWS}); packed "
-                 f"= kernels.linear_rows_packed, panels of {kernels.PANEL} columns (the "
-                 "compiled step's product); 'x R=1': its time over its 1-row time")
+                 "= kernels.linear_rows_packed, w packed transposed, 4 columns x 2 rows a "
+                 "tile (the compiled step's product); 'x R=1': its time over its 1-row time")
     text = "\n".join(lines)
     log(text)
     return rows, text
@@ -682,7 +681,7 @@ def run(args) -> int:
            if "kernel_compile_s" in machine else ""))
     if "numba" in backends:
         log(f"  decode  : numba backend: {machine['decode_step']} (decode_step.py), weights "
-            "packed into panels at a cache's first step")
+            "packed (transposed) at a cache's first step")
     log(f"  load    : {load_before:.2f} (1-minute load average before the run)")
     if load_before >= 0.5 * (os.cpu_count() or 1):
         log("  WARNING : other processes are using the CPUs: every time is inflated, and the "

@@ -12,7 +12,7 @@ carried states of CLP, the final norm and the head. The Python around it (`step_
 checks the tokens, finds the packed weights and records the trace; it chooses the rows
 (the schedule) and nothing else.
 
-The products read weights packed once into panels (kernels.pack_panels): `pack_weights`
+The products read weights packed once, transposed (kernels.pack_columns): `pack_weights`
 packs them at a cache's first step and keeps them with the cache (`cache.packed`), and
 they are packed again when the parameter arrays are replaced or a sample of their values
 has changed (as after a training step). An edit of a few weights in place that the sample
@@ -45,9 +45,10 @@ LAYER_MATRICES = ("wq", "wk", "wv", "wo", "w1", "w3", "w2")
 
 @dataclass
 class PackedWeights:
-    """Every matrix of the model packed into panels, layers stacked: wq (NL, P, C, PANEL),
-    ..., lm_head (P, C, PANEL); the norms' gains stacked (NL, C); the G-SWA gate packed
-    (NL, P, C, PANEL) with its bias (NL, H) (zero-size arrays when the model has none).
+    """Every matrix of the model packed (transposed: a matrix (C, N) becomes (N, C)),
+    layers stacked: wq (NL, C, C), ..., w1 (NL, F, C), w2 (NL, C, F), lm_head (V, C); the
+    norms' gains stacked (NL, C); the G-SWA gate packed (NL, H, C) with its bias (NL, H)
+    (zero-size arrays when the model has none).
     `names` and `source` are the parameters' names and the arrays they were packed from,
     `sample` a few of their values, to see when the parameters have changed; `key` the
     config fields the packing depends on."""
@@ -109,26 +110,26 @@ def _sources(params, names) -> tuple:
 
 
 def pack_weights(params, cfg: M.Config) -> PackedWeights:
-    """Pack every matrix of `params` into panels (kernels.pack_panels), layers stacked."""
+    """Pack every matrix of `params` (kernels.pack_columns), layers stacked."""
     dtype = np.dtype(cfg.dtype)
 
     def stacked(name, packed=True):
         arrays = [np.asarray(params[f"layers.{j}.{name}"], dtype) for j in range(cfg.n_layer)]
-        return np.stack([kernels.pack_panels(a) if packed else a for a in arrays])
+        return np.stack([kernels.pack_columns(a) if packed else a for a in arrays])
 
     names = _names(cfg, params)
     sources = _sources(params, names)                  # a clear error if any is missing
     if "layers.0.gate_w" in names:
         gate_w, gate_b = stacked("gate_w"), stacked("gate_b", packed=False)
     else:                                   # never read; zero-size so the types match
-        gate_w = np.zeros((cfg.n_layer, 0, cfg.n_embd, kernels.PANEL), dtype)
+        gate_w = np.zeros((cfg.n_layer, 0, cfg.n_embd), dtype)
         gate_b = np.zeros((cfg.n_layer, 0), dtype)
     return PackedWeights(
         wte=np.ascontiguousarray(params["wte"], dtype),
         attn_norm=stacked("attn_norm", False), mlp_norm=stacked("mlp_norm", False),
         **{w: stacked(w) for w in LAYER_MATRICES}, gate_w=gate_w, gate_b=gate_b,
         norm_f=np.ascontiguousarray(params["norm_f"], dtype),
-        lm_head=kernels.pack_panels(np.asarray(params["lm_head"], dtype)),
+        lm_head=kernels.pack_columns(np.asarray(params["lm_head"], dtype)),
         names=names, source=sources, sample=_sample(sources), key=_key(cfg))
 
 
@@ -165,9 +166,9 @@ def _attend(q, k, v, n, scale, n_threads):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _product(x, w, n_columns, n_threads):
-    """x (R,C) @ the packed w -> (R, n_columns)."""
-    return linear_packed(x, w, np.empty((x.shape[0], n_columns), x.dtype), n_threads)
+def _product(x, w, n_threads):
+    """x (R,C) @ the packed w (N,C) -> (R,N)."""
+    return linear_packed(x, w, np.empty((x.shape[0], w.shape[0]), x.dtype), n_threads)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -190,7 +191,7 @@ def _stack_pass(u, loops, pos, w, k, v, k_ring, v_ring, H, kv_share, gswa, windo
     written to their cache before the layer's attention."""
     (attn_norm, mlp_norm, wq, wk, wv, wo, w1, w3, w2, gate_w, gate_b) = w
     B, R, C = u.shape
-    NL, D, F = wq.shape[0], C // H, w2.shape[2]            # w2 packed: (NL, P, F, PANEL)
+    NL, D, F = wq.shape[0], C // H, w2.shape[2]            # w2 packed: (NL, C, F)
     half = D // 2
     scale = 1.0 / math.sqrt(D)
     # RoPE angles of each sequence's position, in float64 as model.stack_rows, then the
@@ -217,15 +218,15 @@ def _stack_pass(u, loops, pos, w, k, v, k_ring, v_ring, H, kv_share, gswa, windo
     x = u.reshape(B * R, C).copy()                         # (B*R,C)
     for j in range(NL):
         a = rmsnorm_rows(x, attn_norm[j], eps)                              # (B*R,C)
-        q = rope_rows(_product(a, wq[j], C, n_threads).reshape(B * R, H, D), cos, sin)
+        q = rope_rows(_product(a, wq[j], n_threads).reshape(B * R, H, D), cos, sin)
         q = q.reshape(B, R, H, D)
         a_rows = a.reshape(B, R, C)
         if n_kv:
             a_kv = _take_rows(a_rows, kv_rows)                              # (B*R',C)
-            k_new = rope_rows(_product(a_kv, wk[j], C, n_threads).reshape(B * n_kv, H, D),
+            k_new = rope_rows(_product(a_kv, wk[j], n_threads).reshape(B * n_kv, H, D),
                               _take_rows(cos.reshape(B, R, half), kv_rows),
                               _take_rows(sin.reshape(B, R, half), kv_rows))
-            v_new = _product(a_kv, wv[j], C, n_threads).reshape(B * n_kv, H, D)
+            v_new = _product(a_kv, wv[j], n_threads).reshape(B * n_kv, H, D)
             for b in range(B):                                # write before attending
                 t = pos[b]
                 for n in range(n_kv):
@@ -249,7 +250,7 @@ def _stack_pass(u, loops, pos, w, k, v, k_ring, v_ring, H, kv_share, gswa, windo
             y[:, i:i + 1] = _attend(q[:, i:i + 1].copy(), k[l, j], v[l, j], n_seen, scale,
                                     n_threads)
         if len(window_rows):     # y = g y_glob + (1 - g) y_loc, the gates in one product
-            gate = _product(_take_rows(a_rows, window_rows), gate_w[j], H, n_threads)
+            gate = _product(_take_rows(a_rows, window_rows), gate_w[j], n_threads)
             for n in range(len(window_rows)):
                 i = window_rows[n]
                 l = loops[i]
@@ -261,11 +262,11 @@ def _stack_pass(u, loops, pos, w, k, v, k_ring, v_ring, H, kv_share, gswa, windo
                                                     + gate_b[j, h])))
                         for d in range(D):
                             y[b, i, h, d] = g * y[b, i, h, d] + (1.0 - g) * y_loc[b, 0, h, d]
-        x += _product(y.reshape(B * R, C), wo[j], C, n_threads)           # (B*R,C)
+        x += _product(y.reshape(B * R, C), wo[j], n_threads)           # (B*R,C)
         m = rmsnorm_rows(x, mlp_norm[j], eps)
-        z = swiglu_rows(_product(m, w1[j], F, n_threads),
-                        _product(m, w3[j], F, n_threads))                 # (B*R,F)
-        x += _product(z, w2[j], C, n_threads)                             # (B*R,C)
+        z = swiglu_rows(_product(m, w1[j], n_threads),
+                        _product(m, w3[j], n_threads))                 # (B*R,F)
+        x += _product(z, w2[j], n_threads)                             # (B*R,C)
     return x.reshape(B, R, C)
 
 
@@ -273,7 +274,7 @@ def _stack_pass(u, loops, pos, w, k, v, k_ring, v_ring, H, kv_share, gswa, windo
 # 3. The step: model.step_sequential and model.step_parallel, compiled
 
 @njit(cache=True, fastmath=FASTMATH)
-def decode_step(tokens, parallel_schedule, wte, w, norm_f, lm_head, n_vocab, k, v, k_ring,
+def decode_step(tokens, parallel_schedule, wte, w, norm_f, lm_head, k, v, k_ring,
                 v_ring, carried, pos, n_loops, H, clp, kv_share, gswa, window, rope_base, eps,
                 n_threads):
     """One decode step of every sequence: tokens (B,) -> logits of the next tokens (B,V).
@@ -313,7 +314,7 @@ def decode_step(tokens, parallel_schedule, wte, w, norm_f, lm_head, n_vocab, k, 
             carried[:] = new_carried
     for b in range(B):
         pos[b] += 1
-    return _product(rmsnorm_rows(last, norm_f, eps), lm_head, n_vocab, n_threads)
+    return _product(rmsnorm_rows(last, norm_f, eps), lm_head, n_threads)
 
 
 # ----------------------------------------------------------------------------------------
@@ -343,7 +344,7 @@ def step_batch(params, cfg: M.Config, cache: M.DecodeCache, tokens, schedule="au
     carried = cache.carried if cache.carried is not None else _dummy((0, B, cfg.n_embd), dtype)
     position = int(cache.pos[0])
     logits = decode_step(tokens, schedule == "parallel", packed.wte, packed.layers, packed.norm_f,
-                         packed.lm_head, cfg.vocab_size, cache.k, cache.v, ring[0], ring[1],
+                         packed.lm_head, cache.k, cache.v, ring[0], ring[1],
                          carried, cache.pos, cfg.n_loops, H, cfg.clp, cfg.kv_share, cfg.gswa,
                          cfg.window, float(cfg.rope_base), float(cfg.norm_eps),
                          numba.get_num_threads())

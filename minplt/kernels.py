@@ -234,117 +234,106 @@ def linear_rows_serial(x, w):
 
 
 # ----------------------------------------------------------------------------------------
-# 2b. Packed products: x (R,C) @ w for R = 1..32 rows, w packed once into panels.
+# 2b. Packed products: x (R,C) @ w for R = 1..32 rows, w packed once, transposed.
 #
 # linear_rows above streams through whole rows of w (N values each) and keeps R rows
-# of N partial sums. From 4 rows on those no longer fit the fastest cache (R x N floats:
-# 45 KB at N = 2816), and each group of rows of x re-reads the same rows of w from the
-# second-level cache: that, not the memory, is why R rows cost more than one.
+# of N partial sums in memory. Each row of w read adds into all of them, so the partial
+# sums are loaded and stored again for every few rows of w: from 4 rows on they no
+# longer fit the fastest cache, and even where they do, that traffic, not the memory,
+# sets the pace (docs/kernels.md has the measurements).
 #
-# Packed, w (C,N) becomes panels (P, C, PANEL) of PANEL columns each: panel p holds
-# w[:, p*PANEL:(p+1)*PANEL] with its C rows one after another, the last panel padded with
-# zeros. One panel is then one forward stream of C x PANEL values, and its product with
-# all R rows needs only R x PANEL partial sums (at most 8 KB at R = 32): they, and the
-# four rows of the panel in use, stay in the first-level cache while the panel streams
-# by. Rows of x go four at a time, then two, then one: one load of four weights feeds
-# 4 x 4 multiply-adds. (Four rows measured 1.65x faster than two at R = 8, one thread,
-# 1024 x 2816; unlike linear_rows, whose four-row version ran out of registers.) The threads split the panels into contiguous blocks, so
-# each thread reads one stream and writes its own columns: no partial sums to add up.
+# Packed, w (C,N) is stored transposed, wt (N,C): the C weights of output column n are
+# one contiguous row, wt[n]. Then out[r, n] = x[r] . wt[n] is a dot product of two
+# contiguous rows, and a dot product's sum is a scalar that the compiler keeps in vector
+# registers (fastmath lets it split the sum into SIMD partial sums). The loop takes four
+# columns and two rows of x at a time: eight sums, one load of wt[n..n+3, c] feeding two
+# rows, one load of x[r..r+1, c] feeding four columns -- the tile of _head_scores below,
+# with wt in the place of the keys. More rows take turns over the same four rows of wt,
+# which are then in the first-level cache (4 x C floats: 16 KB at C = 1024). The threads
+# split the columns into contiguous blocks: each reads one forward stream of wt and
+# writes its own outputs, with no partial sums to add up.
 # `python -m minplt bench` prints this against numpy's `@` and linear_rows for R = 1..128.
 
-PANEL = 64          # columns per panel: 256 bytes of float32 per row of the panel
 
-
-def pack_panels(w):
-    """(C,N) -> (P, C, PANEL) panels of PANEL columns, P = ceil(N / PANEL), zero-padded."""
-    C, N = w.shape
-    n_panels = -(-N // PANEL)
-    padded = np.zeros((C, n_panels * PANEL), w.dtype)
-    padded[:, :N] = w
-    return np.ascontiguousarray(padded.reshape(C, n_panels, PANEL).transpose(1, 0, 2))
+def pack_columns(w):
+    """(C,N) -> (N,C), contiguous: row n holds the C weights of output column n."""
+    return np.ascontiguousarray(np.asarray(w).T)
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _panel_rows(x, wp, p, acc):
-    """acc[r, :] = x[r] @ panel p, for all R rows of x (R, C); wp (P, C, PANEL)."""
-    R, C, width = x.shape[0], wp.shape[1], wp.shape[2]
-    for r in range(R):
-        for j in range(width):
-            acc[r, j] = 0.0
-    c = 0
-    while c + 4 <= C:
+def _columns_block(x, wt, out, n0, n1, zero):
+    """out[:, n0:n1] = x @ wt[n0:n1].T, x (R,C), wt (N,C). `zero` is a 0 of the data's
+    type (a literal 0.0 would make the sums float64 and halve the vector width)."""
+    R, C = x.shape
+    n = n0
+    while n + 4 <= n1:
         r = 0
-        while r + 4 <= R:                          # four rows of x, four rows of the panel
-            a0, a1, a2, a3 = x[r, c], x[r, c + 1], x[r, c + 2], x[r, c + 3]
-            b0, b1, b2, b3 = x[r + 1, c], x[r + 1, c + 1], x[r + 1, c + 2], x[r + 1, c + 3]
-            d0, d1, d2, d3 = x[r + 2, c], x[r + 2, c + 1], x[r + 2, c + 2], x[r + 2, c + 3]
-            e0, e1, e2, e3 = x[r + 3, c], x[r + 3, c + 1], x[r + 3, c + 2], x[r + 3, c + 3]
-            for j in range(width):
-                v0, v1, v2, v3 = wp[p, c, j], wp[p, c + 1, j], wp[p, c + 2, j], wp[p, c + 3, j]
-                acc[r, j] += (a0 * v0 + a1 * v1) + (a2 * v2 + a3 * v3)
-                acc[r + 1, j] += (b0 * v0 + b1 * v1) + (b2 * v2 + b3 * v3)
-                acc[r + 2, j] += (d0 * v0 + d1 * v1) + (d2 * v2 + d3 * v3)
-                acc[r + 3, j] += (e0 * v0 + e1 * v1) + (e2 * v2 + e3 * v3)
-            r += 4
-        while r + 2 <= R:                          # two rows of x, four rows of the panel
-            a0, a1, a2, a3 = x[r, c], x[r, c + 1], x[r, c + 2], x[r, c + 3]
-            b0, b1, b2, b3 = x[r + 1, c], x[r + 1, c + 1], x[r + 1, c + 2], x[r + 1, c + 3]
-            for j in range(width):
-                v0, v1, v2, v3 = wp[p, c, j], wp[p, c + 1, j], wp[p, c + 2, j], wp[p, c + 3, j]
-                acc[r, j] += (a0 * v0 + a1 * v1) + (a2 * v2 + a3 * v3)
-                acc[r + 1, j] += (b0 * v0 + b1 * v1) + (b2 * v2 + b3 * v3)
+        while r + 2 <= R:                        # two rows of x x four columns
+            a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = zero
+            for c in range(C):
+                w0, w1, w2, w3 = wt[n, c], wt[n + 1, c], wt[n + 2, c], wt[n + 3, c]
+                xa, xb = x[r, c], x[r + 1, c]
+                a0 += xa * w0
+                a1 += xa * w1
+                a2 += xa * w2
+                a3 += xa * w3
+                b0 += xb * w0
+                b1 += xb * w1
+                b2 += xb * w2
+                b3 += xb * w3
+            out[r, n], out[r, n + 1], out[r, n + 2], out[r, n + 3] = a0, a1, a2, a3
+            out[r + 1, n], out[r + 1, n + 1], out[r + 1, n + 2], out[r + 1, n + 3] = \
+                b0, b1, b2, b3
             r += 2
-        if r < R:                                  # the last row when R is odd
-            a0, a1, a2, a3 = x[r, c], x[r, c + 1], x[r, c + 2], x[r, c + 3]
-            for j in range(width):
-                acc[r, j] += (a0 * wp[p, c, j] + a1 * wp[p, c + 1, j]) \
-                    + (a2 * wp[p, c + 2, j] + a3 * wp[p, c + 3, j])
-        c += 4
-    while c < C:                                   # the last C % 4 rows of the panel
+        if r < R:                                # the last row when R is odd
+            a0 = a1 = a2 = a3 = zero
+            for c in range(C):
+                xa = x[r, c]
+                a0 += xa * wt[n, c]
+                a1 += xa * wt[n + 1, c]
+                a2 += xa * wt[n + 2, c]
+                a3 += xa * wt[n + 3, c]
+            out[r, n], out[r, n + 1], out[r, n + 2], out[r, n + 3] = a0, a1, a2, a3
+        n += 4
+    while n < n1:                                # the last columns, fewer than four
         for r in range(R):
-            a0 = x[r, c]
-            for j in range(width):
-                acc[r, j] += a0 * wp[p, c, j]
-        c += 1
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def _panel_block(x, wp, out, p0, p1):
-    """out[:, columns of panels p0..p1] = x @ those panels."""
-    R, N, width = x.shape[0], out.shape[1], wp.shape[2]
-    acc = np.empty((R, width), out.dtype)
-    for p in range(p0, p1):
-        _panel_rows(x, wp, p, acc)
-        for r in range(R):
-            for j in range(min(width, N - p * width)):
-                out[r, p * width + j] = acc[r, j]
+            a0 = zero
+            for c in range(C):
+                a0 += x[r, c] * wt[n, c]
+            out[r, n] = a0
+        n += 1
 
 
 @njit(cache=True, fastmath=FASTMATH, parallel=True)
-def _linear_packed_parallel(x, wp, out, n_threads):
-    """The panels split into n_threads contiguous blocks, one per thread."""
-    P = wp.shape[0]
+def _linear_packed_parallel(x, wt, out, n_threads):
+    """The columns split into n_threads contiguous blocks (multiples of four), one per
+    thread."""
+    N = wt.shape[0]
+    zero = np.zeros(1, out.dtype)[0]
     for t in prange(n_threads):
-        _panel_block(x, wp, out, t * P // n_threads, (t + 1) * P // n_threads)
+        n0 = t * N // n_threads // 4 * 4
+        n1 = N if t == n_threads - 1 else (t + 1) * N // n_threads // 4 * 4
+        _columns_block(x, wt, out, n0, n1, zero)
     return out
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def linear_packed(x, wp, out, n_threads):
-    """out (R,N) = x (R,C) @ w, w packed by pack_panels into wp; parallel over panels
-    when w is large enough (PARALLEL_MIN_VALUES) and n_threads > 1, else one thread.
-    Callable from compiled code (the decode step): the caller passes the thread count."""
-    if n_threads > 1 and wp.size >= PARALLEL_MIN_VALUES and x.shape[0] > 0:
-        return _linear_packed_parallel(x, wp, out, n_threads)
-    _panel_block(x, wp, out, 0, wp.shape[0])
+def linear_packed(x, wt, out, n_threads):
+    """out (R,N) = x (R,C) @ w, w packed by pack_columns into wt (N,C); parallel over
+    columns when w is large enough (PARALLEL_MIN_VALUES) and n_threads > 1, else one
+    thread. Callable from compiled code (the decode step): the caller passes the thread
+    count."""
+    if n_threads > 1 and wt.size >= PARALLEL_MIN_VALUES and x.shape[0] > 0:
+        return _linear_packed_parallel(x, wt, out, n_threads)
+    _columns_block(x, wt, out, 0, wt.shape[0], np.zeros(1, out.dtype)[0])
     return out
 
 
-def linear_rows_packed(x, wp, n_columns, n_threads=None):
-    """(R,C) @ w -> (R, n_columns) with w packed by pack_panels: the product the compiled
-    decode step uses (decode_step.py), for tests and the benchmark."""
-    out = np.empty((x.shape[0], n_columns), x.dtype)
-    return linear_packed(x, wp, out, numba.get_num_threads() if n_threads is None else n_threads)
+def linear_rows_packed(x, wt, n_threads=None):
+    """(R,C) @ w -> (R,N) with w packed by pack_columns into wt (N,C): the product the
+    compiled decode step uses (decode_step.py), for tests and the benchmark."""
+    out = np.empty((x.shape[0], wt.shape[0]), x.dtype)
+    return linear_packed(x, wt, out, numba.get_num_threads() if n_threads is None else n_threads)
 
 
 # ----------------------------------------------------------------------------------------
@@ -671,9 +660,9 @@ def warmup(dtype="float32") -> float:
     _attention_parallel(qb, cache[0, 0], cache[0, 1], n, 0.5, np.empty_like(qb))
     attention_over_cache(qb, cache[0, 0], cache[0, 1], n, 0.5)
     attention_over_cache_serial(qb, cache[0, 0], cache[0, 1], n, 0.5)
-    wp = pack_panels(w)
-    _linear_packed_parallel(x, wp, np.empty((2, 12), dtype), numba.get_num_threads())
-    linear_rows_packed(x, wp, 12)
+    wt = pack_columns(w)
+    _linear_packed_parallel(x, wt, np.empty((2, 12), dtype), numba.get_num_threads())
+    linear_rows_packed(x, wt)
     from minplt import decode_step                     # the compiled step (imports model)
     decode_step.warmup(dtype)
     return time.perf_counter() - start

@@ -1,7 +1,7 @@
 """The compiled decode step (minplt/decode_step.py) against model.py's NumPy step, its
 definition: every family, both schedules, several batch shapes, equal to 1e-9 in float64
 (logits, caches, ring buffers, carried states, positions, trace); and the packed products
-(kernels.pack_panels, linear_rows_packed) against `@`.
+(kernels.pack_columns, linear_rows_packed) against `@`.
 
 Marked `kernels`: `make test` runs this file again with NUMBA_DISABLE_JIT=1, where the
 compiled step is plain Python; the model is tiny so that stays quick."""
@@ -25,7 +25,7 @@ BATCHES = {"B1": [6], "B3": [7, 2, 5]}
 
 def tiny(variant, dtype="float64", **fields):
     """A model small enough for plain Python (NUMBA_DISABLE_JIT=1): width 16, 2 layers,
-    F 24 (not a multiple of the panel width), vocabulary 19, window 3."""
+    F 24, vocabulary 19 (not a multiple of the product's four-column tile), window 3."""
     return M.make_config(variant, preset="tiny", n_embd=16, n_head=2, d_ff=24, vocab_size=19,
                          window=3, dtype=dtype, **fields)
 
@@ -97,7 +97,7 @@ def test_the_numba_backend_runs_the_compiled_step(monkeypatch):
 
 def test_weights_are_packed_again_when_they_change():
     """After the parameters change (new arrays, or a training step in place), the step
-    uses the new values, not the panels packed before."""
+    uses the new values, not the weights packed before."""
     cfg = tiny("plt-2")
     params = M.init_params(cfg, seed=1)
     logits, ref = prefilled(cfg, params, [5], "numpy")
@@ -144,34 +144,34 @@ def test_generate_on_numba_gives_numpys_tokens():
 # ----------------------------------------------------------------------------------------
 # Packed products
 
-def test_pack_panels_layout(rng=np.random.default_rng(0)):
-    """Panel p, column j holds w[:, p*PANEL + j]; the last panel is padded with zeros."""
-    w = rng.standard_normal((5, K.PANEL + 3))
-    packed = K.pack_panels(w)
-    assert packed.shape == (2, 5, K.PANEL) and packed.flags.c_contiguous
-    assert np.array_equal(packed[0], w[:, :K.PANEL])
-    assert np.array_equal(packed[1, :, :3], w[:, K.PANEL:])
-    assert not packed[1, :, 3:].any()
+def test_pack_columns_layout(rng=np.random.default_rng(0)):
+    """Row n of the packed matrix holds column n of w, contiguous."""
+    w = rng.standard_normal((5, 7))
+    packed = K.pack_columns(w)
+    assert packed.shape == (7, 5) and packed.flags.c_contiguous
+    assert np.array_equal(packed, w.T)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("R", [1, 2, 3, 8, 13, 32])
-@pytest.mark.parametrize("C, N", [(37, 53), (5, 3), (130, 2 * K.PANEL + 1)])
+@pytest.mark.parametrize("C, N", [(37, 53), (5, 3), (130, 129), (1, 4)])
 def test_linear_rows_packed_matches_reference(dtype, R, C, N):
     rng = np.random.default_rng(R * C + N)
     x = rng.standard_normal((R, C)).astype(dtype)
     w = rng.standard_normal((C, N)).astype(dtype)
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    assert_close(K.linear_rows_packed(x, K.pack_panels(w), N), M.linear_rows(x, w), tol)
+    got = K.linear_rows_packed(x, K.pack_columns(w))
+    assert got.dtype == dtype                       # float32 sums stay float32
+    assert_close(got, M.linear_rows(x, w), tol)
 
 
-@pytest.mark.parametrize("n_threads", [1, 2, 3, 5])
-def test_packed_product_any_split_of_the_panels(n_threads):
-    """The parallel product gives each thread a block of panels (some threads may get
-    none); every split must give the reference."""
+@pytest.mark.parametrize("n_threads", [1, 2, 3, 5, 40])
+def test_packed_product_any_split_of_the_columns(n_threads):
+    """The parallel product gives each thread a block of columns, a multiple of four
+    (some threads may get none); every split must give the reference."""
     rng = np.random.default_rng(n_threads)
     x = rng.standard_normal((5, 41))
-    w = rng.standard_normal((41, 3 * K.PANEL + 7))
-    out = np.empty((5, w.shape[1]))
-    K._linear_packed_parallel(x, K.pack_panels(w), out, n_threads)
+    w = rng.standard_normal((41, 3 * 64 + 7))
+    out = np.full((5, w.shape[1]), np.nan)
+    K._linear_packed_parallel(x, K.pack_columns(w), out, n_threads)
     assert_close(out, x @ w, 1e-12)

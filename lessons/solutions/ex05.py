@@ -29,8 +29,8 @@
    neither changes the total by more than a fraction of a percent at the bench size.
 
 4. The least time of a product of R rows.
-   A kernel that reads every weight once, and computes on one panel while the next
-   streams in, is limited by whichever takes longer:
+   A kernel that reads every weight once, and computes on one block of weights while
+   the next streams in, is limited by whichever takes longer:
        read       = 4 C F / bandwidth          (the same for every R)
        arithmetic = 2 R C F / FLOP rate        (grows with R)
        time       = max(read, arithmetic)
