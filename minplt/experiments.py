@@ -254,6 +254,22 @@ def train_one(name: str, task, s: Settings, seed: int, out_dir=None, progress: b
     return dataclasses.replace(result, data=None)       # the task is the caller's already
 
 
+def train_first_steps(name: str, task, s: Settings, seed: int, steps: int,
+                      log_every: int | None = None) -> list[dict]:
+    """Train row `name` with `seed` as train_one does (run_settings: the full run's
+    learning-rate schedule), but stop after the first progress line at or past `steps`
+    (log_every, if given, replaces the run's): the log rows so far. How a committed result
+    is checked against the code in seconds (training is deterministic for a seed)."""
+    settings = run_settings(s, seed)
+    if log_every is not None:
+        settings = settings.replace(log_every=log_every)
+
+    def stop(line):
+        if line.startswith("step") and int(line.split()[1].split("/")[0]) >= steps:
+            raise KeyboardInterrupt   # as a Ctrl-C would: the step is done, train() returns
+    return trainlib.train(row_config(name, task, s), task, settings, log=stop).rows
+
+
 def train_rows(names, s: Settings, seeds, out_dir=None, progress: bool = False,
                resume: bool = False, overwrite: bool = False, workers: int = 1,
                tasks: dict | None = None) -> dict:

@@ -172,16 +172,9 @@ def first_losses(cell: Cell, s: ex.Settings, seed: int) -> list:
     round differently, and the difference grows with training. In the first hundred steps
     the losses of the NumPy and the Numba layers agree to about 1e-6; at step 500, in the
     middle of the jump, one machine had 7% of lines right where another had 22%."""
-    task = cell_task(s, cell)
     steps = min(FIRST_STEPS, s.train.steps)
-    settings = ex.run_settings(s, seed).replace(log_every=FIRST_EVERY)
-
-    def stop_after_the_first_steps(line):
-        if line.lstrip().startswith("step") and int(line.split()[1].split("/")[0]) >= steps:
-            raise KeyboardInterrupt   # as a Ctrl-C would: the step is done, the loop ends
-    result = trainlib.train(ex.row_config(cell.row, task, s), task, settings,
-                            log=stop_after_the_first_steps)
-    return [[r["step"], r["loss"]] for r in result.rows
+    rows = ex.train_first_steps(cell.row, cell_task(s, cell), s, seed, steps, FIRST_EVERY)
+    return [[r["step"], r["loss"]] for r in rows
             if r["step"] % FIRST_EVERY == 0 or r["step"] == steps]
 
 

@@ -119,16 +119,7 @@ def first_logged_loss(s: ex.Settings, row: str, seed: int) -> dict:
     """Train `row` with `seed` as the ablation does, up to its first logged step only, and
     return that log row (step, loss, ...): a committed result is reproduced when its first
     logged loss comes out the same (training is deterministic for a seed)."""
-    data = ex.make_task(s, row)
-    stop = {"done": False}
-
-    def log(line):
-        if line.startswith("step") and not stop["done"]:
-            stop["done"] = True
-            raise KeyboardInterrupt            # train() keeps the row and returns
-    result = trainlib.train(ex.row_config(row, data, s), data, ex.run_settings(s, seed),
-                            log=log)
-    return result.rows[0]
+    return ex.train_first_steps(row, ex.make_task(s, row), s, seed, steps=1)[0]
 
 
 # ----------------------------------------------------------------------------------------
