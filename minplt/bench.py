@@ -5,12 +5,14 @@ Measured in one run, on the machine it runs on (never asserted by a test):
 1. Decode latency at batch 1: milliseconds per token of vanilla, loop-L and plt-L (the
    parallel schedule), and plt-2 with the sequential schedule, on the numpy and numba
    backends; KV-cache bytes beside the model's table (docs/method.md §8); the weight
-   bandwidth each step reaches against a 1-row product's. A second, small section
+   bandwidth each step reaches against a 1-row product's (the backend's own product:
+   numpy's `@`, or the compiled step's packed product). A second, small section
    repeats it at width 256, where Python overhead, not weight reads, sets the time.
 2. With --batch 1,2,4,...: the same variants decoding B sequences at once, ms per step
    and tokens/s, beside the roofline of each step (minplt/roofline.py) from this
    machine's read bandwidth and FLOP rate, both measured in the same run.
-3. linear_rows against numpy's `@` for R rows: where the kernel wins, where BLAS does.
+3. The products of R rows: numpy's `@`, kernels.linear_rows and the compiled step's packed
+   product, for R = 1..128: what R rows cost against one, and where BLAS wins.
 4. Training throughput (forward + backward + AdamW) at the "small" preset.
 
 Every ratio printed (plt-2/vanilla, plt-2/loop-2, numba/numpy, ...) comes from this run.
@@ -89,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-demo-size", action="store_true",
                         help="skip the decode steps at the demo's size (width 64, one block)")
     parser.add_argument("--no-kernels", action="store_true",
-                        help="skip the linear_rows against numpy micro-benchmark")
+                        help="skip the products table (R rows: numpy, linear_rows, packed)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny shapes (width 64, 2 layers, prompt 16, 4 new tokens, "
                              "1 repeat): finishes in seconds")
@@ -180,7 +182,8 @@ def decode_run(params, cfg, cache0, first_token, n_steps, schedule, backend, bat
 
 def one_row_bandwidth(params, cfg: M.Config, backend: str, repeats: int = 7) -> float:
     """GB/s of a 1-row product with every weight matrix of one step, read once each: the
-    speed a memory-bound one-row decode step can reach at best (the best sweep)."""
+    speed a memory-bound one-row decode step can reach at best (the best sweep), with the
+    product the backend's step uses (numba: the packed product of the compiled step)."""
     names = [f"layers.{j}.{w}" for j in range(cfg.n_layer)
              for w in ("wq", "wk", "wv", "wo", "w1", "w3", "w2")] + ["lm_head"]
     weights = [params[name] for name in names]
@@ -188,11 +191,14 @@ def one_row_bandwidth(params, cfg: M.Config, backend: str, repeats: int = 7) -> 
     rows = {w.shape[0]: rng.standard_normal((1, w.shape[0])).astype(w.dtype) for w in weights}
     if backend == "numba":
         from minplt import kernels
-        product = kernels.linear_rows
+        packed = [kernels.pack_columns(w) for w in weights]     # (N,C): x of width C
+
+        def one_step():
+            return [kernels.linear_rows_packed(rows[w.shape[1]], w) for w in packed]
     else:
-        product = np.matmul
-    seconds = timing.best(lambda: [product(rows[w.shape[0]], w) for w in weights],
-                          repeats=repeats, warmup=1)
+        def one_step():
+            return [rows[w.shape[0]] @ w for w in weights]
+    seconds = timing.best(one_step, repeats=repeats, warmup=1)
     return sum(w.nbytes for w in weights) / seconds / 1e9
 
 
