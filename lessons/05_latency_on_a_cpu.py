@@ -454,8 +454,9 @@ say(f"""On this run:
 # sequential schedule (two passes per token); PLT-2 uses the parallel one (one pass
 # with two rows) and is also timed sequentially for comparison. `weight GB/s` is the
 # weight bytes a step reads divided by its time; `% 1-row` compares it with a bare
-# one-row product over the same matrices (`@` for NumPy, `kernels.linear_rows` for
-# Numba), about the best a memory-bound step can do.
+# one-row product over the same matrices (`@` for NumPy, section 3's packed product
+# for Numba: the product the compiled step runs), about the best a memory-bound step can
+# do.
 #
 # The two backends run the same model and the same schedules in different ways:
 #

@@ -13,7 +13,7 @@ there on every extra row costs its full price. `crossover_batch` says where.
     bytes_per_step(cfg, batch, n)   weights + KV cache read by one step
     flops_per_step(cfg, batch, n)   multiply-adds x 2 of the products and attention
     measure_bandwidth(), measure_flop_rate()    this machine's two rates
-    predict_ms(...)                 the roofline time of a step
+    predict_ms(...)                 the roofline time of a step (and read + arithmetic)
 """
 from __future__ import annotations
 
@@ -118,10 +118,11 @@ def memory_bytes() -> int:
 
 def measure_bandwidth(n_bytes: int | None = None, repeats: int = 5) -> float:
     """GB/s of reading float32 data far larger than the caches: the best of numpy's sum
-    over it (one thread) and, where the Numba kernels run, a 1-row `linear_rows` product
-    with it as the weight matrix (every thread, as a decode step reads its weights). The
-    rate a step that reads weights and caches from memory can reach at best. By default
-    the data are memory_bytes() long, larger than the last-level cache."""
+    over it (one thread) and, where the Numba kernels run, 1-row products with it as the
+    weight matrix, `linear_rows` and the compiled step's packed product (every thread, as
+    a decode step reads its weights). The rate a step that reads weights and caches from
+    memory can reach at best. By default the data are memory_bytes() long, larger than
+    the last-level cache."""
     n_bytes = memory_bytes() if n_bytes is None else n_bytes
     data = np.ones(n_bytes // 4, np.float32)
     seconds = timing.best(lambda: np.add.reduce(data), repeats=repeats, warmup=1)
@@ -130,6 +131,9 @@ def measure_bandwidth(n_bytes: int | None = None, repeats: int = 5) -> float:
         weights = data.reshape(-1, 1024)                            # (n/1024, 1024)
         row = np.ones((1, weights.shape[0]), np.float32)
         seconds = min(seconds, timing.best(lambda: kernels.linear_rows(row, weights),
+                                           repeats=repeats, warmup=1))
+        packed_row = np.ones((1, 1024), np.float32)                 # the same data as wt (N, C)
+        seconds = min(seconds, timing.best(lambda: kernels.linear_rows_packed(packed_row, weights),
                                            repeats=repeats, warmup=1))
     except ImportError:                                 # no numba: numpy's rate only
         pass
@@ -149,10 +153,15 @@ def measure_flop_rate(size: int = 1024, repeats: int = 5) -> float:
 def predict_ms(cfg: M.Config, batch: int, n: int, schedule: str, gb_per_s: float,
                gflop_per_s: float) -> dict:
     """The roofline of one step: the time to read its bytes, the time to do its
-    arithmetic, and the larger of the two (milliseconds)."""
+    arithmetic, and the larger of the two (milliseconds), which assumes the two overlap
+    completely. Also their sum, `no_overlap_ms`: the time of a step whose arithmetic
+    waits for its reads and the reads for the arithmetic. Measured steps fall between
+    the two; where they sit shows how well the kernels hide one behind the other (on a
+    CPU core streaming weights, not much: docs/kernels.md)."""
     read = bytes_per_step(cfg, batch, n, schedule) / (gb_per_s * 1e9) * 1e3
     compute = flops_per_step(cfg, batch, n, schedule) / (gflop_per_s * 1e9) * 1e3
     return {"read_ms": read, "compute_ms": compute, "roofline_ms": max(read, compute),
+            "no_overlap_ms": read + compute,
             "bound": "memory" if read >= compute else "compute"}
 
 

@@ -1,6 +1,8 @@
 """The roofline model of a decode step: bytes and FLOPs counted by hand for small
 configs, and the crossover batch where arithmetic overtakes reading."""
 
+import pytest
+
 from minplt import model as M
 from minplt import roofline
 
@@ -58,6 +60,19 @@ def test_crossover_batch_is_where_the_roofline_turns():
     assert roofline.predict_ms(cfg, b - 1, 8, "parallel", bw, rate)["bound"] == "memory"
     # a long context adds more reading per sequence than arithmetic: never compute-bound
     assert roofline.crossover_batch(cfg, 10**6, "parallel", 1.0, 1e6) is None
+
+
+def test_no_overlap_is_read_plus_arithmetic():
+    """The roofline takes the larger of read and arithmetic; no_overlap_ms their sum, at
+    most twice the roofline (equal parts) and never below it."""
+    cfg = cfg_of("plt-2")
+    for batch in (1, 4, 64):
+        p = roofline.predict_ms(cfg, batch, 8, "parallel", 20.0, 100.0)
+        read = roofline.bytes_per_step(cfg, batch, 8, "parallel") / 20e9 * 1e3
+        compute = roofline.flops_per_step(cfg, batch, 8, "parallel") / 100e9 * 1e3
+        assert p["read_ms"] == pytest.approx(read) and p["compute_ms"] == pytest.approx(compute)
+        assert p["no_overlap_ms"] == pytest.approx(read + compute)
+        assert p["roofline_ms"] <= p["no_overlap_ms"] <= 2 * p["roofline_ms"]
 
 
 def test_measured_rates_are_positive_numbers():
