@@ -40,8 +40,8 @@ test: $(STAMP)
 test-nojit: $(STAMP)
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -q -m kernels
 
-## Decode latency, KV-cache bytes, the batch sweep and training throughput (see
-## docs/performance.md; about 4 minutes).
+## Decode latency, KV-cache bytes, the batch sweep, the products of R rows and training
+## throughput (see docs/performance.md; 10-14 minutes on a 2-core Zen 3 machine).
 bench: $(STAMP)
 	$(BIN)/python -m minplt bench --batch 1,2,4,8,16,32
 
