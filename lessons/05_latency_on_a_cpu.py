@@ -115,7 +115,10 @@ if busy is not None:
 #
 # The read time does not depend on `R`; the compute time grows with it. They are
 # equal at the **break-even** row count `R* = 2 x FLOP rate / bandwidth`. Below it the
-# product waits for memory, and extra rows ride on the same weight reads.
+# product waits for memory, and extra rows ride on the same weight reads. That is the
+# ideal: it assumes the processor does the arithmetic while the weights stream in.
+# Section 3 measures how close a kernel comes, and lesson 08 how far whole steps are from
+# it (on a CPU core the two times add up more than they overlap).
 #
 # A bandwidth is only a memory bandwidth if the data comes from memory. Data that fits
 # in the CPU's last-level cache is read much faster the second time, so every array
@@ -144,8 +147,8 @@ print(f"every timed array below: {work_bytes >> 20} MB in total")
 bandwidth = 1e9 * roofline.measure_bandwidth(work_bytes)              # bytes/s, best of 5 runs
 flops = 1e9 * roofline.measure_flop_rate(1024)                        # FLOP/s, best of 5 runs
 break_even = 2 * flops / bandwidth
-print(f"memory read bandwidth ~ {bandwidth / 1e9:5.1f} GB/s   (a sum, and a 1-row product, over "
-      f"{work_bytes >> 20} MB)")
+print(f"memory read bandwidth ~ {bandwidth / 1e9:5.1f} GB/s   (the best of a sum and of 1-row "
+      f"products over {work_bytes >> 20} MB)")
 print(f"arithmetic           ~ {flops / 1e9:5.1f} GFLOP/s (1024^3 matrix product, all threads)")
 print(f"break-even R* = 2 x FLOP rate / bandwidth = {break_even:.1f} rows")
 

@@ -17,6 +17,8 @@ there on every extra row costs its full price. `crossover_batch` says where.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from minplt import model as M
@@ -118,14 +120,19 @@ def memory_bytes() -> int:
 
 def measure_bandwidth(n_bytes: int | None = None, repeats: int = 5) -> float:
     """GB/s of reading float32 data far larger than the caches: the best of numpy's sum
-    over it (one thread) and, where the Numba kernels run, 1-row products with it as the
-    weight matrix, `linear_rows` and the compiled step's packed product (every thread, as
-    a decode step reads its weights). The rate a step that reads weights and caches from
+    over it (one thread), a 1-row product with it as the weight matrix through numpy's
+    `@` (OpenBLAS's matrix-vector product, its threads) and, where the Numba kernels run,
+    through `linear_rows` and the compiled step's packed product (every thread, as a
+    decode step reads its weights). The rate a step that reads weights and caches from
     memory can reach at best. By default the data are memory_bytes() long, larger than
     the last-level cache."""
     n_bytes = memory_bytes() if n_bytes is None else n_bytes
     data = np.ones(n_bytes // 4, np.float32)
     seconds = timing.best(lambda: np.add.reduce(data), repeats=repeats, warmup=1)
+    as_matrix = data.reshape(-1, 1024)
+    numpy_row = np.ones((1, as_matrix.shape[0]), np.float32)
+    seconds = min(seconds, timing.best(lambda: numpy_row @ as_matrix, repeats=repeats, warmup=1))
+    time.sleep(0.2)                  # OpenBLAS's threads spin ~0.1 s after a product
     try:
         from minplt import kernels
         weights = data.reshape(-1, 1024)                            # (n/1024, 1024)
