@@ -592,10 +592,12 @@ if busy_end is not None:
 # all its products. The Numba backend's compiled step runs section 3's packed products,
 # where 2 rows cost little more than one, so PLT-2's single 2-row pass costs about one
 # of loop-2's two 1-row passes. On the NumPy backend, where
-# a 2-row `@` costs more than two 1-row products (section 2 checks it on this run), one
-# 2-row pass is dearer than two 1-row passes, and PLT-2 loses to loop-2 (the claim
-# above checks that the product and the decode measurements agree in direction). The parallel schedule saves reads;
-# a product that does not turn saved reads into saved time saves nothing.
+# a 2-row `@` costs more than two 1-row products (section 2 checks it on this run),
+# PLT-2's one 2-row pass pays more for its products than loop-2's two 1-row passes, but
+# pays only once for the rest of a pass, which on NumPy is one Python-level call per
+# operation. Which of the two wins on NumPy depends on that split: the claim above checks
+# whether the products alone predicted the direction on this run. The parallel schedule
+# saves reads; a product that does not turn saved reads into saved time saves nothing.
 #
 # **How a step splits.** Loop-2's step is vanilla's plus one more pass. A step also
 # pays for things that are not repeated per pass: the output head and the token's

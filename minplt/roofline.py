@@ -129,14 +129,12 @@ def measure_bandwidth(n_bytes: int | None = None, repeats: int = 5) -> float:
     n_bytes = memory_bytes() if n_bytes is None else n_bytes
     data = np.ones(n_bytes // 4, np.float32)
     seconds = timing.best(lambda: np.add.reduce(data), repeats=repeats, warmup=1)
-    as_matrix = data.reshape(-1, 1024)
-    numpy_row = np.ones((1, as_matrix.shape[0]), np.float32)
-    seconds = min(seconds, timing.best(lambda: numpy_row @ as_matrix, repeats=repeats, warmup=1))
+    weights = data.reshape(-1, 1024)                                # (n/1024, 1024)
+    row = np.ones((1, weights.shape[0]), np.float32)
+    seconds = min(seconds, timing.best(lambda: row @ weights, repeats=repeats, warmup=1))
     time.sleep(0.2)                  # OpenBLAS's threads spin ~0.1 s after a product
     try:
         from minplt import kernels
-        weights = data.reshape(-1, 1024)                            # (n/1024, 1024)
-        row = np.ones((1, weights.shape[0]), np.float32)
         seconds = min(seconds, timing.best(lambda: kernels.linear_rows(row, weights),
                                            repeats=repeats, warmup=1))
         packed_row = np.ones((1, 1024), np.float32)                 # the same data as wt (N, C)
