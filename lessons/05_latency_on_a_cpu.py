@@ -435,7 +435,7 @@ say(f"""On this run:
   arithmetic) at section 1's FLOP rate.
 - **One row.** The packed product's took {1e3 * pk[1]:.2f} ms, `linear_rows`'s
   {1e3 * nb[1]:.2f} ms (section 2) and `@`'s {1e3 * mm[1]:.2f} ms{'' if not slow_one_row else
-  ': a one row slower than the fastest flatters the ratios to its own one row, which is why '
+  ': a product whose one row is slow looks good in ratios to that one row, which is why '
   'the table also gives every time in reads of the weights'}.{'' if not row_by_row_ahead or
   row_by_row_ahead[0] != 1 else f' Row by row, whose rows are OpenBLAS one-row products, was '
   f'the faster below R = {upto}.' if upto else ' Row by row, whose rows are OpenBLAS one-row '
